@@ -1,0 +1,88 @@
+"""The model registry: a name -> (builder, card) table that refuses duplicates.
+
+    register_model("resnet50", partial(ResNet, block=Bottleneck, depths=(3, 4, 6, 3)), card)
+    model = create_model("resnet50", num_classes=10)
+    list_models("resnet*")
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import ConfigError, UnknownModelError
+from .models.base import ZooModel
+from .models.card import ModelCard
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    builder: Callable[..., ZooModel]
+    card: ModelCard
+    family: str  # the models/<family>.py module that registered it
+
+
+_REGISTRY: dict[str, Entry] = {}
+
+
+def register_model(name: str, builder: Callable[..., ZooModel], card: ModelCard) -> None:
+    """Add a variant. Raises ValueError if `name` is taken."""
+    if name in _REGISTRY:
+        raise ValueError(f"model {name!r} is already registered (by {_REGISTRY[name].family})")
+    family = getattr(builder, "func", builder).__module__.rpartition(".")[2]
+    _REGISTRY[name] = Entry(name, builder, card, family)
+
+
+def _ensure_loaded() -> None:
+    from . import models  # noqa: F401  (importing the package registers every family)
+
+
+def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
+    """Registered names matching a shell-style `pattern` (e.g. "resnet*"), in sorted order."""
+    _ensure_loaded()
+    return sorted(n for n, e in _REGISTRY.items()
+                  if fnmatch.fnmatchcase(n, pattern) and (family is None or e.family == family))
+
+
+def get_entry(name: str) -> Entry:
+    """The registry entry of `name`; an unknown name raises with the close matches."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _REGISTRY, n=5, cutoff=0.6)
+        hint = f"; did you mean: {', '.join(close)}?" if close else "; `cnnzoo models` lists them"
+        raise UnknownModelError(f"unknown model {name!r}{hint}") from None
+
+
+def model_card(name: str) -> ModelCard:
+    return get_entry(name).card
+
+
+def builder_arguments(name: str) -> dict[str, inspect.Parameter]:
+    """The keyword arguments `create_model(name, ...)` accepts (those not fixed by the variant)."""
+    builder = get_entry(name).builder
+    return {k: p for k, p in inspect.signature(builder).parameters.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def create_model(name: str, **overrides: object) -> ZooModel:
+    """Build the registered model `name`, with constructor arguments overridden.
+
+    The usual overrides are `num_classes` and `in_chans`; each family documents the others.
+    An argument the builder does not take is a ConfigError naming the ones it does.
+    """
+    entry = get_entry(name)
+    accepted = builder_arguments(name)
+    unknown = sorted(set(overrides) - set(accepted))
+    if unknown:
+        raise ConfigError(f"model {name!r} takes no argument {', '.join(map(repr, unknown))}; "
+                          f"it takes: {', '.join(sorted(accepted))}")
+    model = entry.builder(**overrides)
+    model.model_name = name  # what a checkpoint records to rebuild it
+    model.model_args = dict(overrides)
+    return model
