@@ -142,7 +142,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
         help_text = f.metadata.get("help", "")
-        help_text = f"{help_text} (default: {default})" if help_text else f"(default: {default})"
+        if "default" not in help_text:
+            help_text = f"{help_text} (default: {default})" if help_text else f"(default: {default})"
         section_name = f.metadata.get("group", "options")
         if section_name not in sections:
             sections[section_name] = parser.add_argument_group(section_name)

@@ -70,12 +70,29 @@ def builder_arguments(name: str) -> dict[str, inspect.Parameter]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
+def is_table_path(name: str) -> bool:
+    """True when `name` refers to a network written as a table (a .yaml/.yml file)."""
+    return name.lower().endswith((".yaml", ".yml"))
+
+
+def model_input_size(name: str) -> tuple[int, int, int]:
+    """(C, H, W) the model expects by default: its card's, or its table's `input:`."""
+    if is_table_path(name):
+        from .netspec import spec_input_size
+        return spec_input_size(name)
+    return get_entry(name).card.input_size
+
+
 def create_model(name: str, **overrides: object) -> ZooModel:
-    """Build the registered model `name`, with constructor arguments overridden.
+    """Build the registered model `name` (or the network table at path `name`), with
+    constructor arguments overridden.
 
     The usual overrides are `num_classes` and `in_chans`; each family documents the others.
     An argument the builder does not take is a ConfigError naming the ones it does.
     """
+    if is_table_path(name):
+        from .netspec import build_from_yaml
+        return build_from_yaml(name, **overrides)  # type: ignore[arg-type]
     entry = get_entry(name)
     accepted = builder_arguments(name)
     unknown = sorted(set(overrides) - set(accepted))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 from torch import Tensor, nn
@@ -21,8 +22,9 @@ class ConvNormAct(nn.Sequential):
         k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         if padding is None:
             padding = ((k[0] - 1) // 2 * dilation, (k[1] - 1) // 2 * dilation)
-        layers: dict[str, nn.Module] = {"conv": nn.Conv2d(in_chs, out_chs, k, stride=stride, padding=padding,
-                                                          dilation=dilation, groups=groups, bias=not norm)}
+        conv = nn.Conv2d(in_chs, out_chs, k, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                         bias=not norm)
+        layers: OrderedDict[str, nn.Module] = OrderedDict(conv=conv)
         if norm:
             layers["bn"] = nn.BatchNorm2d(out_chs, eps=eps)
         if act is not None:

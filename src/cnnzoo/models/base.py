@@ -65,6 +65,7 @@ class ZooModel(nn.Module):
     head_hidden_size: int
     feature_info: tuple[FeatureInfo, ...]
     classifier_path: str = "fc"
+    aux_classifier_paths: tuple[str, ...] = ()  # final layers of auxiliary heads (GoogLeNet: "aux1.fc2", ...)
     model_name: str | None = None  # set by create_model: the registry name it was built from
     model_args: dict[str, object] = {}  # set by create_model: the overrides it was built with
 
@@ -86,10 +87,19 @@ class ZooModel(nn.Module):
 
         `num_classes=0` removes it (the model then returns pre-logits features). The layer's
         kind is kept: a `Linear` becomes a `Linear`, a 1x1 `Conv2d` (SqueezeNet) a 1x1 `Conv2d`.
+        The final layers of auxiliary heads (`aux_classifier_paths`) are replaced the same way.
         """
         if num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
         self._set_submodule(self.classifier_path, make_classifier(self.get_classifier(), self.head_hidden_size, num_classes))
+        if num_classes > 0:  # auxiliary heads (used in training only) follow; with 0 they are left as they are
+            for path in self.aux_classifier_paths:
+                try:
+                    old = self.get_submodule(path)
+                except AttributeError:  # built without auxiliary heads
+                    continue
+                width = old.in_features if isinstance(old, nn.Linear) else old.in_channels
+                self._set_submodule(path, make_classifier(old, width, num_classes))
         self.num_classes = num_classes
 
     def _set_submodule(self, path: str, module: nn.Module) -> None:

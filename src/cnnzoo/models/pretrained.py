@@ -133,12 +133,20 @@ def load_pretrained(model: ZooModel, source: str | Path, *, library: str | None 
 
 
 def assign_state_dict(model: ZooModel, state: StateDict, *, source: str) -> LoadReport:
-    """Load a state dict already in the model's names; reset a classifier of another shape."""
+    """Load a state dict already in the model's names.
+
+    Classifiers (the main one and auxiliary heads' final layers) whose shape differs are left
+    freshly initialised (fine-tuning to another number of classes); auxiliary-head weights are
+    ignored when the model was built without those heads. Anything else that does not fit is
+    a CheckpointError listing the keys.
+    """
     own = model.state_dict()
-    head = model.classifier_path + "."
+    heads = tuple(p + "." for p in (model.classifier_path, *model.aux_classifier_paths))
+    optional = tuple({p.split(".")[0] + "." for p in model.aux_classifier_paths})
     reset = tuple(k for k, v in state.items()
-                  if k.startswith(head) and k in own and own[k].shape != v.shape)
-    state = {k: v for k, v in state.items() if k not in reset}
+                  if k.startswith(heads) and k in own and own[k].shape != v.shape)
+    state = {k: v for k, v in state.items() if k not in reset and (k in own or not k.startswith(optional))}
+    head = model.classifier_path + "."
     missing = sorted(k for k in own if k not in state and k not in reset
                      and not (k.startswith(head) and model.num_classes == 0))
     unexpected = sorted(k for k in state if k not in own and not k.startswith(head))

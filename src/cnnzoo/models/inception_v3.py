@@ -1,0 +1,285 @@
+"""Inception v3 (Szegedy, Vanhoucke, Ioffe, Shlens, Wojna 2015) and SE-Inception-v3 (Hu et al. 2017).
+
+Table 1 of the paper, as the authors released it (TF-slim `inception_v3`, = torchvision's layout):
+
+    type                 patch size/stride or remarks   input size   here
+    conv                 3x3/2                          299x299x3    Conv2d_1a_3x3  32
+    conv                 3x3/1                          149x149x32   Conv2d_2a_3x3  32
+    conv padded          3x3/1                          147x147x32   Conv2d_2b_3x3  64
+    pool                 3x3/2                          147x147x64   maxpool1
+    conv                 3x3/1                          73x73x64     Conv2d_3b_1x1  80 (1x1 as released)
+    conv                 3x3/2                          71x71x80     Conv2d_4a_3x3 192 (3x3/1 V as released)
+    conv                 3x3/1                          35x35x192    maxpool2 (3x3/2 as released)
+    3 x Inception        as in figure 5                 35x35x288    Mixed_5b..5d
+    5 x Inception        as in figure 6                 17x17x768    Mixed_6a (figure 10 reduction) + 6b..6e
+    2 x Inception        as in figure 7                 8x8x1280     Mixed_7a (reduction) + 7b, 7c
+    pool                 8x8                            8x8x2048     global average pooling
+    linear               logits                         1x1x2048     fc
+    softmax              classifier                     1x1x1000
+
+The auxiliary classifier (§7, Fig. 8) sits on the last 17x17 map (Mixed_6e).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..layers.conv import ConvNormAct
+from ..layers.inception_modules import (
+    BuildOptions,
+    Conv,
+    Mixed,
+    Pool,
+    Row,
+    Split,
+    build_rows,
+    conv_paths,
+    stage_ends,
+)
+from ..registry import register_model
+from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool, make_classifier
+from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
+from .pretrained import StateDict, register_weight_mapping
+
+PAPER = Paper("Rethinking the Inception Architecture for Computer Vision",
+              "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna", 2015, "1512.00567")
+SE_PAPER = Paper("Squeeze-and-Excitation Networks", "J. Hu, L. Shen, G. Sun", 2017, "1709.01507")
+
+# The auxiliary loss weight. The paper gives none; the authors' released training script
+# (TF-slim train_image_classifier.py) weighs the AuxLogits loss by 0.4.
+AUX_WEIGHT = 0.4
+AUX_TAP = "Mixed_6e"  # §7: "on top of the last 17x17 layer"
+
+
+def fig5(pool_proj: int) -> Mixed:
+    """35x35 module (Fig. 5), as released: a 5x5 branch beside the two-3x3 branch."""
+    return Mixed("figure 5", (
+        ("branch1x1", (Conv(64),)),
+        ("branch5x5", (Conv(48), Conv(64, 5))),
+        ("branch3x3dbl", (Conv(64), Conv(96, 3), Conv(96, 3))),
+        ("branch_pool", (Pool("avg"), Conv(pool_proj))),
+    ))
+
+
+def fig6(c7: int) -> Mixed:
+    """17x17 module (Fig. 6): n x n factorised into 1 x n and n x 1 with n = 7 (§3.2)."""
+    return Mixed("figure 6", (
+        ("branch1x1", (Conv(192),)),
+        ("branch7x7", (Conv(c7), Conv(c7, (1, 7)), Conv(192, (7, 1)))),
+        ("branch7x7dbl", (Conv(c7), Conv(c7, (7, 1)), Conv(c7, (1, 7)), Conv(c7, (7, 1)), Conv(192, (1, 7)))),
+        ("branch_pool", (Pool("avg"), Conv(192))),
+    ))
+
+
+FIG7 = Mixed("figure 7", (  # 8x8 module with expanded filter banks (Fig. 7)
+    ("branch1x1", (Conv(320),)),
+    ("branch3x3", (Conv(384), Split((Conv(384, (1, 3)), Conv(384, (3, 1)))))),
+    ("branch3x3dbl", (Conv(448), Conv(384, 3), Split((Conv(384, (1, 3)), Conv(384, (3, 1)))))),
+    ("branch_pool", (Pool("avg"), Conv(192))),
+))
+
+REDUCTION_35 = Mixed("figure 10", (  # 35x35x288 -> 17x17x768 (§6, Fig. 10)
+    ("branch3x3", (Conv(384, 3, stride=2, valid=True),)),
+    ("branch3x3dbl", (Conv(64), Conv(96, 3), Conv(96, 3, stride=2, valid=True))),
+    ("branch_pool", (Pool("max", stride=2),)),
+))
+
+REDUCTION_17 = Mixed("figure 10", (  # 17x17x768 -> 8x8x1280
+    ("branch3x3", (Conv(192), Conv(320, 3, stride=2, valid=True))),
+    ("branch7x7x3", (Conv(192), Conv(192, (1, 7)), Conv(192, (7, 1)), Conv(192, 3, stride=2, valid=True))),
+    ("branch_pool", (Pool("max", stride=2),)),
+))
+
+INCEPTION_V3 = (
+    Row("Conv2d_1a_3x3", Conv(32, 3, stride=2, valid=True)),  # (N, 32, 149, 149)
+    Row("Conv2d_2a_3x3", Conv(32, 3, valid=True)),  # (N, 32, 147, 147)
+    Row("Conv2d_2b_3x3", Conv(64, 3)),  # (N, 64, 147, 147)
+    Row("maxpool1", Pool("max", stride=2)),  # (N, 64, 73, 73)
+    Row("Conv2d_3b_1x1", Conv(80, 1)),  # (N, 80, 73, 73)
+    Row("Conv2d_4a_3x3", Conv(192, 3, valid=True)),  # (N, 192, 71, 71)
+    Row("maxpool2", Pool("max", stride=2)),  # (N, 192, 35, 35)
+    Row("Mixed_5b", fig5(32)),  # (N, 256, 35, 35)
+    Row("Mixed_5c", fig5(64)),  # (N, 288, 35, 35)
+    Row("Mixed_5d", fig5(64)),  # (N, 288, 35, 35)
+    Row("Mixed_6a", REDUCTION_35),  # (N, 768, 17, 17)
+    Row("Mixed_6b", fig6(128)),
+    Row("Mixed_6c", fig6(160)),
+    Row("Mixed_6d", fig6(160)),
+    Row("Mixed_6e", fig6(192)),  # (N, 768, 17, 17) -> auxiliary classifier
+    Row("Mixed_7a", REDUCTION_17),  # (N, 1280, 8, 8)
+    Row("Mixed_7b", FIG7),  # (N, 2048, 8, 8)
+    Row("Mixed_7c", FIG7),  # (N, 2048, 8, 8)
+)
+
+
+def _check(num_classes: int, in_chans: int, drop_rate: float, se_reduction: int | None) -> None:
+    if num_classes < 0:
+        raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+    if in_chans < 1:
+        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
+    if not 0.0 <= drop_rate < 1.0:
+        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+    if se_reduction is not None and se_reduction < 1:
+        raise ValueError(f"se_reduction must be >= 1 (or None for no SE blocks), got {se_reduction}")
+
+
+class InceptionNet(ZooModel):
+    """A network built from a table of `Row`s (layers/inception_modules.py), then global average
+    pooling, dropout and a linear classifier `fc`. Inception v3, v4 and Inception-ResNet subclass it."""
+
+    classifier_path = "fc"
+
+    def __init__(self, *, rows: tuple[Row, ...], num_classes: int, in_chans: int, drop_rate: float,
+                 se_reduction: int | None, count_include_pad: bool, eps: float = 1e-3) -> None:
+        super().__init__()
+        _check(num_classes, in_chans, drop_rate, se_reduction)
+        self.num_classes, self.in_chans = num_classes, in_chans
+        built = build_rows(rows, in_chans, BuildOptions(eps, count_include_pad, se_reduction))
+        for row in built:
+            self.add_module(row.name, row.module)
+        self.layer_names = tuple(row.name for row in built)
+        self.feature_info = tuple(FeatureInfo(r.name, r.out_chs, r.reduction) for r in stage_ends(built))
+        self.num_features = self.head_hidden_size = built[-1].out_chs
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+
+    def run_layers(self, x: Tensor, tap: str | None = None) -> tuple[Tensor, Tensor | None]:
+        """The last map, and the map after layer `tap` (None if not asked for)."""
+        tapped = None
+        for name in self.layer_names:
+            x = getattr(self, name)(x)
+            if name == tap:
+                tapped = x
+        return x, tapped
+
+    def forward_features(self, x: Tensor) -> Tensor:  # (N, C, 299, 299) -> (N, F, 8, 8)
+        return self.run_layers(x)[0]
+
+    def forward_head(self, x: Tensor, *, pre_logits: bool = False) -> Tensor:
+        x = self.drop(global_pool(x))  # (N, F)
+        return x if pre_logits else self.fc(x)
+
+
+class InceptionAux(nn.Module):
+    """The auxiliary classifier of §7 / Fig. 8 on the 17x17x768 map, with "BN-auxiliary": the
+    128-wide 1x1 conv and the 768-wide 5x5 conv that plays the fully connected layer are batch-normed.
+
+        avg pool 5x5/3 -> (N, 768, 5, 5) -> 1x1 conv 128 -> 5x5 V conv 768 -> (N, 768, 1, 1) -> fc
+    """
+
+    def __init__(self, in_chs: int, num_classes: int, *, eps: float) -> None:
+        super().__init__()
+        self.conv0 = ConvNormAct(in_chs, 128, 1, eps=eps)
+        self.conv1 = ConvNormAct(128, 768, 5, padding=0, eps=eps)
+        self.fc = nn.Linear(768, num_classes) if num_classes else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:  # (N, 768, 17, 17) -> (N, num_classes)
+        # At 299x299 the map is 17x17 and the paper's 5x5/3 pooling gives 5x5. Smaller inputs give
+        # maps too small for it: they are averaged adaptively to 5x5 so that the 5x5 conv fits.
+        if min(x.shape[-2:]) >= 17:
+            x = F.avg_pool2d(x, kernel_size=5, stride=3)  # (N, 768, >= 5, >= 5)
+        else:
+            x = F.adaptive_avg_pool2d(x, 5)  # (N, 768, 5, 5)
+        x = self.conv1(self.conv0(x))  # (N, 768, >= 1, >= 1)
+        return self.fc(global_pool(x))
+
+
+class InceptionV3(InceptionNet):
+    """Inception v3: the network of Table 1, the last row of Table 3 ("Inception-v2 BN-auxiliary").
+
+    Faithful to the paper in: the Table 1 grids (299 -> 35x35x288 -> 17x17x768 -> 8x8x2048), the
+    factorised 35x35 (Fig. 5), 17x17 (Fig. 6, n = 7) and 8x8 (Fig. 7) modules, the grid reductions
+    by parallel stride-2 convolution and pooling (Fig. 10), batch-norm after every convolution, and
+    one auxiliary classifier on the last 17x17 map with its layers batch-normed (BN-auxiliary, §7).
+    The paper gives no filter counts; they are those of the authors' released model (TF-slim,
+    = torchvision's layout), which this network reproduces exactly (weights map one to one).
+
+    Deviations from the paper (all but the last three are the released model's):
+    - the stem differs from Table 1's rows 5-7: 1x1 conv 80, 3x3 conv 192 valid, 3x3/2 max pool
+      (Table 1: 3x3 conv 80, 3x3/2 conv 192, 3x3 conv 288);
+    - the 35x35 modules keep a 5x5 branch (1x1 48 -> 5x5 64) beside the two-3x3 branch; Table 1's
+      "5 x Inception (figure 6)" is the Fig. 10 reduction plus 4 Fig. 6 modules, its "2 x Inception
+      (figure 7)" the second reduction plus 2 Fig. 7 modules;
+    - the 3x3 average pooling inside the modules counts the zero padding (torchvision; TF's "SAME"
+      pooling does not); BN epsilon 0.001 as released;
+    - dropout (`drop_rate`, default 0.2 = the release's keep probability 0.8) before the classifier;
+      the paper does not mention dropout for v3;
+    - the auxiliary loss weight is 0.4 (`AuxOutputs.aux_weight`), the released training script's;
+      the paper states none. Label smoothing (§7) belongs to the trainer;
+    - for inputs under 299x299 the auxiliary head averages the 17x17-grid map adaptively to 5x5 (the
+      paper defines it at 299 only), so that training works down to `min_size` = 75.
+
+    `se_reduction=r` puts a squeeze-and-excitation block (reduction r) on every Inception module's
+    output (SE paper, Fig. 2): `se_inception_v3`.
+    """
+
+    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True,
+                 drop_rate: float = 0.2, se_reduction: int | None = None) -> None:
+        super().__init__(rows=INCEPTION_V3, num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
+                         se_reduction=se_reduction, count_include_pad=True)
+        self.aux_logits = aux_logits
+        aux_chs = self.get_submodule(AUX_TAP).out_chs
+        self.AuxLogits = InceptionAux(aux_chs, num_classes, eps=1e-3) if aux_logits else None
+
+    def forward(self, x: Tensor) -> Tensor | AuxOutputs:
+        if not (self.training and self.AuxLogits is not None):
+            return super().forward(x)
+        x, tapped = self.run_layers(x, tap=AUX_TAP)  # (N, 2048, 8, 8), (N, 768, 17, 17)
+        assert tapped is not None
+        return AuxOutputs(self.forward_head(x), (self.AuxLogits(tapped),), AUX_WEIGHT)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        super().reset_classifier(num_classes)
+        if self.AuxLogits is not None:
+            self.AuxLogits.fc = make_classifier(self.AuxLogits.fc, 768, num_classes)
+
+
+# -- weights ---------------------------------------------------------------------------------
+def library_names(rows: tuple[Row, ...]) -> dict[str, str]:
+    """torchvision's (= TF-slim's, = timm's inception_v3) module name -> ours, for every conv of the
+    Mixed rows: a branch's convolutions are numbered from 1 (`branch7x7_2`), split members lettered
+    (`branch3x3_2a`); a branch with a single convolution keeps the bare branch name."""
+    names: dict[str, str] = {}
+    for row in rows:
+        if not isinstance(row.layer, Mixed):
+            continue
+        for branch in row.layer.branches:
+            paths = list(conv_paths(branch))
+            positions = sorted({i for _, i, _ in paths})
+            for ours, i, member in paths:
+                number = "" if len(positions) == 1 else f"_{positions.index(i) + 1}"
+                letter = "" if member is None else "ab"[member]
+                names[f"{row.name}.{branch[0]}{number}{letter}"] = f"{row.name}.{ours}"
+    return names
+
+
+_V3_NAMES = library_names(INCEPTION_V3)
+
+
+@register_weight_mapping("inception_v3", library="torchvision")
+@register_weight_mapping("inception_v3", library="timm")
+def _from_torchvision(state: StateDict) -> StateDict:
+    out = {}
+    for key, value in state.items():
+        module, _, leaf = key.rpartition(".")
+        prefix, _, sub = module.rpartition(".") if module.endswith((".conv", ".bn")) else (module, "", "")
+        out[".".join(p for p in (_V3_NAMES.get(prefix, prefix), sub, leaf) if p)] = value
+    return out
+
+
+# -- registry --------------------------------------------------------------------------------
+_CARD = dict(input_size=(3, 299, 299), min_size=75, mean=INCEPTION_MEAN, std=INCEPTION_STD)
+
+register_model("inception_v3", InceptionV3, ModelCard(
+    paper=PAPER, **_CARD, mult_adds=5.0e9, top1_err=21.2, top5_err=5.6,
+    weights=(Weights("torchvision", "inception_v3", "IMAGENET1K_V1"), Weights("timm", "inception_v3", "tv_in1k"),
+             Weights("timm", "inception_v3", "tf_in1k")),
+    notes="Table 1 network as released (= torchvision): BN-auxiliary head on 17x17, aux loss weight 0.4; "
+          "paper: 'less than 25 million parameters', 5 billion mult-adds, errors single crop (Table 3)"))
+register_model("se_inception_v3", partial(InceptionV3, se_reduction=16), ModelCard(
+    paper=SE_PAPER, **_CARD,
+    notes="Inception v3 with an SE block (r = 16) on every Inception module's output (SE paper Fig. 2); "
+          "the SE paper publishes no SE-Inception-v3 numbers (Table 2 has SE-BN-Inception and SE-Inception-ResNet-v2)"))

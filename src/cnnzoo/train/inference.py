@@ -1,0 +1,109 @@
+"""Using a trained checkpoint: rebuild the model and its preprocessing, evaluate, predict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data.augment import BatchPipeline
+from ..data.images import BadImage, load_image
+from ..errors import CheckpointError, DataError
+from ..models.base import ZooModel, split_outputs
+from ..registry import create_model
+from . import checkpoint as ckpt
+
+
+@dataclass
+class Loaded:
+    model: ZooModel
+    meta: dict[str, Any]
+    pipeline: BatchPipeline
+    path: Path
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.meta["classes"])
+
+
+def build_from_meta(meta: dict[str, Any]) -> ZooModel:
+    """The model a checkpoint's metadata describes (registry name + arguments, or table text)."""
+    try:
+        if meta.get("model_spec"):
+            from ..netspec import build_from_text
+            return build_from_text(meta["model_spec"], **meta.get("model_args", {}))
+        return create_model(meta["model"], **meta.get("model_args", {}))
+    except KeyError as e:
+        raise CheckpointError(f"checkpoint metadata lacks {e}: not a cnnzoo checkpoint") from None
+
+
+def load_checkpoint(path: str | Path, *, device: torch.device) -> Loaded:
+    """Model (eval mode, on `device`) and evaluation pipeline of a checkpoint or run folder."""
+    p = ckpt.resolve(path)
+    state, meta = ckpt.read_checkpoint(p)
+    model = build_from_meta(meta)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines()[1:4]]
+        raise CheckpointError(f"{p} does not fit {meta.get('model')}: {' '.join(lines)}") from None
+    model.to(device).eval()
+    c, h, w = meta["input_size"]
+    data = meta.get("data", {})
+    pipeline = BatchPipeline(out_size=(h, w), in_chans=c, mean=tuple(meta["mean"]), std=tuple(meta["std"]),
+                             augment=None, hflip_valid=bool(data.get("hflip_valid", False)),
+                             eval_crop=float(data.get("eval_crop", 1.0)))
+    return Loaded(model, meta, pipeline, p)
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+
+
+def expand_inputs(paths: list[str]) -> list[Path]:
+    """Files as given, and the image files (by suffix) inside folders, in sorted order."""
+    files: list[Path] = []
+    for text in paths:
+        p = Path(text).expanduser()
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                                and not any(part.startswith(".") for part in f.relative_to(p).parts)))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise DataError(f"{text!r} does not exist")
+    if not files:
+        raise DataError(f"no image files in {', '.join(paths)}")
+    return files
+
+
+@torch.no_grad()
+def predict_files(loaded: Loaded, files: list[Path], *, top_k: int, tta: bool, device: torch.device,
+                  batch_size: int = 64) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """Top-k classes with probabilities per file; files that are not usable images come back
+    separately with the reason."""
+    data = loaded.meta.get("data", {})
+    stored_channels = int(data.get("channels", loaded.pipeline.in_chans))
+    size = loaded.pipeline.out_size[0]
+    crop = loaded.pipeline.eval_crop
+    results: list[dict[str, Any]] = []
+    bad: list[tuple[Path, str]] = []
+    good: list[tuple[Path, torch.Tensor]] = []
+    for f in files:
+        try:
+            # stored as in training: the side the pipeline crops from (eval_crop of it is kept)
+            good.append((f, load_image(f, channels=stored_channels, size=round(size / crop))))
+        except BadImage as e:
+            bad.append((f, str(e)))
+    k = min(top_k, len(loaded.classes))
+    for start in range(0, len(good), batch_size):
+        chunk = good[start:start + batch_size]
+        x = torch.stack([t for _, t in chunk]).to(device)
+        views = loaded.pipeline.tta_views(x) if tta else [loaded.pipeline.eval(x)]
+        probs = torch.stack([split_outputs(loaded.model(v))[0].float().softmax(1) for v in views]).mean(0)
+        top = probs.topk(k, dim=1)
+        for (f, _), p, i in zip(chunk, top.values.tolist(), top.indices.tolist(), strict=True):
+            results.append({"file": str(f), "predictions": [{"class": loaded.classes[j], "probability": q}
+                                                            for j, q in zip(i, p, strict=True)]})
+    return results, bad
