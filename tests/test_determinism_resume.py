@@ -65,3 +65,10 @@ def metric_rows(run: Path) -> list[dict[str, str]]:
 def test_resume_of_a_folder_without_state_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--resume", str(tmp_path)]) == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_early_stopping_stops_after_the_patience(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # lr so small that validation accuracy cannot change: the run stops after 1 + patience epochs
+    out = run_json(capsys, ["train", "--epochs", "30", "--lr", "1e-12", "--early-stopping", "2", "--quiet",
+                            "--output", str(tmp_path), "--json"])
+    assert out["epochs"] == 3 and out["best_epoch"] <= 3

@@ -110,14 +110,14 @@ def test_released_v2_params_and_parity_with_timm() -> None:
         tm_meta = timm.create_model("inception_resnet_v2", pretrained=False)
     assert count_params(meta_model("inception_resnet_v2_timm")) == count_params(tm_meta) == 55_843_464
     torch.manual_seed(0)
+    x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
     tm = timm.create_model("inception_resnet_v2", pretrained=False, num_classes=10)
     # running BN statistics := one batch's, so that eval-mode logits are O(1) (see test_inception_v3)
     tm.apply(lambda m: setattr(m, "momentum", 1.0) if isinstance(m, nn.BatchNorm2d) else None)
     with torch.no_grad():
-        tm.train()(torch.randn(4, 3, 75, 75))
+        tm.train()(x)
     ours = cnnzoo.create_model("inception_resnet_v2_timm", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_resnet_v2_timm", "timm")(tm.state_dict()), source="test")
-    x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = tm.eval()(x)
         assert 0.1 < expected.abs().max() < 1e3

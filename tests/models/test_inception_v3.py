@@ -33,7 +33,7 @@ def se_params(c: int, r: int = 16) -> int:
 
 
 def calibrate(model: nn.Module, x: torch.Tensor) -> nn.Module:
-    """Running BN statistics := the batch's (one train-mode pass, momentum 1), so that eval-mode
+    """Running BN statistics := this batch's (one train-mode pass, momentum 1), so that eval-mode
     logits of a randomly initialised 90-layer network are O(1) and a 1e-4 tolerance means something."""
     model.apply(lambda m: setattr(m, "momentum", 1.0) if isinstance(m, nn.BatchNorm2d) else None)
     with torch.no_grad():
@@ -66,7 +66,7 @@ def test_parity_with_torchvision() -> None:
     x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
     tv = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True, num_classes=10)
     aux, tv.AuxLogits = tv.AuxLogits, None  # torchvision's aux head needs 299x299 in training mode
-    calibrate(tv, torch.randn(4, 3, 75, 75))
+    calibrate(tv, x)
     tv.AuxLogits = aux
     ours = cnnzoo.create_model("inception_v3", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_v3", "torchvision")(tv.state_dict()), source="test")

@@ -126,7 +126,7 @@ def estimate_memory(model: nn.Module, input_size: tuple[int, int, int], *, batch
     factor = optimizer_state_factor(optimizer)
     size = torch.empty((), dtype=dt).element_size()
     infer = trace(model, input_size, batch=batch, dtype=dt, train=False, conv_workspace=backend == "cpu")
-    train = trace(model, input_size, batch=batch, dtype=dt, train=True)
+    train = trace(model, input_size, batch=batch, dtype=dt, train=True, conv_workspace=backend == "cpu")
     params = _unique(list(model.parameters()) + list(model.buffers()))
     param_bytes = sum(t.numel() * (size if t.is_floating_point() else t.element_size()) for t in params)
     trainable = sum(p.numel() for p in _unique(list(model.parameters())) if p.requires_grad) * size

@@ -133,7 +133,7 @@ class _Tracer(TorchDispatchMode):
     def __init__(self, static_storages: set[int], conv_workspace: bool) -> None:
         super().__init__()
         self.conv_workspace = conv_workspace
-        self.grad_ops: list[tuple[int, int, int, list[int]]] = []  # (op, in bytes, out bytes, params)
+        self.grad_ops: list[tuple[int, int, list[int]]] = []  # (op, gradient bytes in flight, params)
         self.params: dict[int, int] = {}  # trainable parameter storage -> bytes (train mode)
         self.peak_with_workspace = 0
         self.stack: list[ModuleRecord] = []
@@ -277,13 +277,18 @@ class _Tracer(TorchDispatchMode):
                 if fld is not None:
                     self.fields[o] = fld
             self._book(o)
-        if outs and any(t.requires_grad for t in in_tensors):
-            params = [k for k in (t.untyped_storage()._cdata for t in in_tensors) if k in self.params]
-            self.grad_ops.append((index, _nbytes(in_tensors[0]), _nbytes(outs[0]), params))
+        copies = 0
         if self.conv_workspace and packet in _CONV_OPS and outs:
             # oneDNN (CPU) convolves re-laid-out copies: input + weights, then output + output
             copies = max(_nbytes(args[0]) + _nbytes(args[1]), _nbytes(outs[0]))
             self.peak_with_workspace = max(self.peak_with_workspace, self.live + copies)
+        if outs and any(t.requires_grad for t in in_tensors):
+            keys = [t.untyped_storage()._cdata for t in in_tensors]
+            params = [k for k in keys if k in self.params]
+            maps = [t for t, k in zip(in_tensors, keys, strict=True) if t.requires_grad and k not in self.params]
+            # gradients in flight while this operator is differentiated: dL/d(output), dL/d(inputs)
+            flight = sum(map(_nbytes, maps)) + _nbytes(outs[0]) + copies if maps else 0
+            self.grad_ops.append((index, flight, params))
         self.peak_with_workspace = max(self.peak_with_workspace, self.peak)
         return out
 
@@ -409,19 +414,19 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
                  device=str(run_device), ops=tracer.ops)
 
 
-def _backward_sweep(grad_ops: list[tuple[int, int, int, list[int]]], params: dict[int, int],
+def _backward_sweep(grad_ops: list[tuple[int, int, list[int]]], params: dict[int, int],
                     saved: list[tuple[int, int]]) -> int:
     """Largest memory of the backward pass above parameters, optimizer state and input.
 
     Walking the operators in reverse: when operator i is differentiated, the saved maps of
     operators <= i are still held (a map is freed with the earliest operator that saved it), the
     gradients of the parameters used by operators >= i exist, and the gradients of operator i's
-    output and input are in flight.
+    output and inputs are in flight (with, on CPU, oneDNN's copies at convolutions).
     """
     if not grad_ops:
         return 0
     last_use: dict[int, int] = {}
-    for index, _, _, ps in grad_ops:
+    for index, _, ps in grad_ops:
         for k in ps:
             last_use[k] = max(last_use.get(k, -1), index)
     events = sorted([(i, b) for b, i in saved])
@@ -430,11 +435,11 @@ def _backward_sweep(grad_ops: list[tuple[int, int, int, list[int]]], params: dic
     grad_bytes = 0
     peak = held
     si, gi = len(events) - 1, 0
-    for index, in_bytes, out_bytes, _ in reversed(grad_ops):
+    for index, flight, _ in reversed(grad_ops):
         while gi < len(grads) and grads[gi][0] >= index:  # gradients of this operator's parameters
             grad_bytes += grads[gi][1]
             gi += 1
-        peak = max(peak, held + grad_bytes + in_bytes + out_bytes)
+        peak = max(peak, held + grad_bytes + flight)
         while si >= 0 and events[si][0] >= index:  # freed once the earliest saver is differentiated
             held -= events[si][1]
             si -= 1

@@ -24,6 +24,9 @@ class TrainConfig:
                    "model and data")
     data_dir: str = _f("data", "where torchvision data sets are (or are downloaded to)", "model and data")
     download: bool = _f(True, "download a missing torchvision data set when the network allows", "model and data")
+    pretrained: str | None = _f(None, "start from published weights: torchvision, timm, torchvision:TAG, "
+                                "timm:NAME.TAG, or a weights file (the classifier is replaced for your classes)",
+                                "model and data")
     img_size: int | None = _f(None, "input side in pixels (default: the model's, e.g. 32 for LeNet-5)",
                               "model and data")
     val_fraction: float = _f(0.1, "share of the training data held out for validation", "model and data")

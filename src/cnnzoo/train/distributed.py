@@ -50,6 +50,24 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def gather_objects(obj: object) -> list[object]:
+    """Every rank's `obj`, in rank order (just [obj] without a process group)."""
+    if dist.is_available() and dist.is_initialized():
+        out: list[object] = [None] * dist.get_world_size()
+        dist.all_gather_object(out, obj)
+        return out
+    return [obj]
+
+
+def broadcast_object(obj: object) -> object:
+    """Rank 0's `obj` on every rank."""
+    if dist.is_available() and dist.is_initialized():
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return obj
+
+
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()

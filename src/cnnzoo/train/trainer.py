@@ -105,9 +105,18 @@ class Trainer:
         self.data = load_data(cfg.data, size=size, seed=cfg.seed, data_dir=cfg.data_dir, download=cfg.download,
                               val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, strict=cfg.strict)
         self.model = create_model(cfg.model, num_classes=len(self.data.classes))
+        mean, std = self.data.mean, self.data.std
+        if cfg.pretrained:
+            from ..models.pretrained import load_pretrained
+            from ..registry import model_card
+            report = load_pretrained(self.model, cfg.pretrained)  # the new head keeps its fresh init
+            card = model_card(cfg.model)
+            mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
+            if self.verbose:
+                print(f"pretrained: {report}", file=self.out, flush=True)
         preset = self.data.default_augment if cfg.augment == "auto" else cfg.augment
-        self.pipeline = BatchPipeline(out_size=(size, size), in_chans=self.model.in_chans, mean=self.data.mean,
-                                      std=self.data.std, augment=AUGMENTS[preset], hflip_valid=self.data.hflip_valid,
+        self.pipeline = BatchPipeline(out_size=(size, size), in_chans=self.model.in_chans, mean=mean,
+                                      std=std, augment=AUGMENTS[preset], hflip_valid=self.data.hflip_valid,
                                       eval_crop=self.data.eval_crop, channels_last=cfg.channels_last)
         self.augment_name = preset
         self.model.to(self.device)
@@ -136,10 +145,25 @@ class Trainer:
         self.best_top1, self.best_loss, self.best_epoch, self.stale = -1.0, float("inf"), 0, 0
         self.history: list[dict[str, float]] = []
         self.train_time, self.train_samples = 0.0, 0
-        self.run_dir = run_dir or self._new_run_dir()
+        self.run_dir = run_dir or self._agreed_run_dir()
+        self.best_state: dict[str, torch.Tensor] | None = None  # in memory on every rank
         self.writer = None
 
     # -- run folder --------------------------------------------------------------------------
+    def _agreed_run_dir(self) -> Path:
+        """Rank 0 makes the run folder; every rank learns its path (or rank 0's error)."""
+        made: Path | Exception | None = None
+        if self.dist.is_main:
+            try:
+                made = self._new_run_dir()
+            except ConfigError as e:
+                made = e
+        made = dist.broadcast_object(made)  # type: ignore[assignment]
+        if isinstance(made, Exception):
+            raise made
+        assert made is not None
+        return made
+
     def _new_run_dir(self) -> Path:
         cfg = self.cfg
         if cfg.name:
@@ -148,11 +172,10 @@ class Trainer:
             data_name = Path(cfg.data).name if cfg.data not in ("digits",) else cfg.data
             name = f"{Path(cfg.model).stem}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run_dir = Path(cfg.output) / name
-        if self.dist.is_main:
-            if (run_dir / "checkpoints").exists():
-                raise ConfigError(f"run folder {run_dir} already holds a run; choose another --name, "
-                                  f"or continue it with --resume {run_dir}")
-            (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        if (run_dir / "checkpoints").exists():
+            raise ConfigError(f"run folder {run_dir} already holds a run; choose another --name, "
+                              f"or continue it with --resume {run_dir}")
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         return run_dir
 
     def _start_outputs(self) -> None:
@@ -190,26 +213,33 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
-        self.aug_gen.set_state(state["rng"]["augment"][self.dist.rank].to("cpu") if isinstance(
-            state["rng"]["augment"], list) else state["rng"]["augment"])
+        ranks = state["rng"]
+        if len(ranks) != self.dist.world:
+            raise CheckpointError(f"the run was saved by {len(ranks)} processes; resume it with as many "
+                                  f"(this is {self.dist.world})")
+        rng = ranks[self.dist.rank]
+        torch.set_rng_state(rng["torch"])
+        if self.device.type == "cuda" and rng["cuda"] is not None:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        self.aug_gen.set_state(rng["augment"])
         self.epoch = state["epoch"]
         self.best_top1, self.best_loss = state["best_top1"], state["best_loss"]
         self.best_epoch, self.stale = state["best_epoch"], state["stale"]
         self.history = list(state["history"])
         self.train_time, self.train_samples = state["train_time"], state["train_samples"]
 
-    def _state(self) -> dict[str, Any]:
+    def _rng_state(self) -> dict[str, torch.Tensor | None]:
+        return {"torch": torch.get_rng_state(), "augment": self.aug_gen.get_state().cpu(),
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
+
+    def _state(self, rng_states: list[object]) -> dict[str, Any]:
         return {
             "epoch": self.epoch,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "augment": self.aug_gen.get_state(),
-                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
+            "rng": rng_states,  # one entry per rank
             "best_top1": self.best_top1, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
             "stale": self.stale,
             "history": self.history, "train_time": self.train_time, "train_samples": self.train_samples,
@@ -242,13 +272,15 @@ class Trainer:
                 row.update(val_loss=val.loss, val_acc=val.top1, val_macro_f1=val.macro_f1)
                 if val.top5 is not None:
                     row["val_top5"] = val.top5
+            # early stopping counts epochs without a strictly better validation top-1
+            self.stale = 0 if val is None or val.top1 > self.best_top1 else self.stale + 1
             if improved:
-                self.best_top1, self.best_epoch, self.stale = (val.top1 if val else -1.0), self.epoch, 0
+                self.best_top1, self.best_epoch = (val.top1 if val else -1.0), self.epoch
                 self.best_loss = val.loss if val else float("inf")
-            else:
-                self.stale += 1
             self.history.append(row)
-            self._after_epoch(row, val, improved)
+            if improved:  # every rank holds the same weights (DDP) and the same reduced metrics
+                self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+            self._after_epoch(row, val, improved, dist.gather_objects(self._rng_state()))
             if cfg.early_stopping and self.stale >= cfg.early_stopping:
                 if self.verbose:
                     print(f"early stopping: no better validation accuracy for {self.stale} epochs "
@@ -300,7 +332,8 @@ class Trainer:
                        f"{row['train_samples_per_s']:,.0f} samples/s")
         return row
 
-    def _after_epoch(self, row: dict[str, float], val: Metrics | None, improved: bool) -> None:
+    def _after_epoch(self, row: dict[str, float], val: Metrics | None, improved: bool,
+                     rng_states: list[object]) -> None:
         if not self.dist.is_main:
             return
         if self.verbose and val is not None:
@@ -320,7 +353,7 @@ class Trainer:
         if improved:
             ckpt.save_weights(folder / "best.safetensors", state, meta)
         ckpt.save_weights(folder / "last.safetensors", state, meta)
-        ckpt.save_state(folder / "last.state.pt", self._state())
+        ckpt.save_state(folder / "last.state.pt", self._state(rng_states))
 
     def _write_csv(self) -> None:
         keys: list[str] = []
@@ -334,9 +367,11 @@ class Trainer:
         ckpt.atomic_write(self.run_dir / "metrics.csv", lambda f: f.write(buf.getvalue().encode()))
 
     def _finish(self) -> RunResult:
-        dist.barrier()  # rank 0 has written the best checkpoint
-        state, _ = ckpt.load_weights(self.run_dir / "checkpoints" / "best.safetensors")
-        self.model.load_state_dict(state)
+        if self.best_state is None:  # resumed, and no better epoch since: the best is on rank 0's disk
+            state = ckpt.load_weights(self.run_dir / "checkpoints" / "best.safetensors")[0] if self.dist.is_main else None
+            self.best_state = dist.broadcast_object(state)  # type: ignore[assignment]
+        assert self.best_state is not None
+        self.model.load_state_dict(self.best_state)
         test_src = BatchSource(self.data.test, batch_size=max(256, self.cfg.batch_size), shuffle=False,
                                workers=self.cfg.workers, device=self.device, rank=self.dist.rank,
                                world=self.dist.world)
