@@ -21,6 +21,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Tests that start subprocesses give each one thread; the in-process ones keep torch's default.
-    os.environ.setdefault("CNNZOO_TEST", "1")
+    # caches (`cnnzoo models` counts) go to a throw-away folder, not the user's ~/.cache
+    os.environ["XDG_CACHE_HOME"] = str(config.rootpath / ".pytest_cache" / "xdg")
     torch.manual_seed(0)

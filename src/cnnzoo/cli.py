@@ -148,7 +148,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         madds = si(r["mult_adds"]) if r.get("mult_adds") else "-"
         err = f"{r['top1_err']:.2f}%" if r["top1_err"] is not None else "-"
-        print(f"{r['name']:<24} {r['family']:<16} {r['params']:>13,} {madds:>10}  {r['input']:<10} {err:>9}  "
+        name = f"{r['name']} (= {r['alias_of']})" if r["alias_of"] else r["name"]
+        print(f"{name:<24} {r['family']:<16} {r['params']:>13,} {madds:>10}  {r['input']:<10} {err:>9}  "
               f"{r['paper']} ({r['year']})")
     print(f"\n{len(rows)} models; mult-adds: one multiply-add = one operation (FLOPs = 2 x mult-adds), "
           f"one image at the input size shown")

@@ -24,28 +24,33 @@ class Entry:
     builder: Callable[..., ZooModel]
     card: ModelCard
     family: str  # the models/<family>.py module that registered it
+    alias_of: str | None = None  # registered earlier under this name with the very same builder (vgg16 = vgg_d)
 
 
 _REGISTRY: dict[str, Entry] = {}
 
 
 def register_model(name: str, builder: Callable[..., ZooModel], card: ModelCard) -> None:
-    """Add a variant. Raises ValueError if `name` is taken."""
+    """Add a variant. Raises ValueError if `name` is taken. Registering the same builder object
+    under a second name makes that name an alias (a familiar name for the same network)."""
     if name in _REGISTRY:
         raise ValueError(f"model {name!r} is already registered (by {_REGISTRY[name].family})")
     family = getattr(builder, "func", builder).__module__.rpartition(".")[2]
-    _REGISTRY[name] = Entry(name, builder, card, family)
+    alias_of = next((e.name for e in _REGISTRY.values() if e.builder is builder), None)
+    _REGISTRY[name] = Entry(name, builder, card, family, alias_of)
 
 
 def _ensure_loaded() -> None:
     from . import models  # noqa: F401  (importing the package registers every family)
 
 
-def list_models(pattern: str = "*", *, family: str | None = None) -> list[str]:
-    """Registered names matching a shell-style `pattern` (e.g. "resnet*"), in sorted order."""
+def list_models(pattern: str = "*", *, family: str | None = None, aliases: bool = True) -> list[str]:
+    """Registered names matching a shell-style `pattern` (e.g. "resnet*"), in sorted order
+    (`aliases=False`: each network once, under its first name)."""
     _ensure_loaded()
     return sorted(n for n, e in _REGISTRY.items()
-                  if fnmatch.fnmatchcase(n, pattern) and (family is None or e.family == family))
+                  if fnmatch.fnmatchcase(n, pattern) and (family is None or e.family == family)
+                  and (aliases or e.alias_of is None))
 
 
 def get_entry(name: str) -> Entry:

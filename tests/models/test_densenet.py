@@ -113,7 +113,9 @@ def test_cifar_maps_are_32_16_8() -> None:
     m = cnnzoo.create_model("densenet_bc_100").eval()
     with torch.no_grad():
         maps = m.forward_intermediates(torch.randn(1, 3, 32, 32))
-    assert [tuple(t.shape[1:]) for t in maps] == [(24 + 16 * 12, 32, 32), (108 + 16 * 12, 16, 16), (150 + 16 * 12, 8, 8)]
+    # 2k = 24 maps in, + 16 x 12 per block; transitions halve: 216 -> 108, 300 -> 150
+    assert [tuple(t.shape[1:]) for t in maps] == [(24 + 16 * 12, 32, 32), (108 + 16 * 12, 16, 16),
+                                                  (150 + 16 * 12, 8, 8)]
     assert m.num_features == 342
 
 
@@ -170,6 +172,16 @@ def test_dropout_after_every_convolution_but_the_first() -> None:
     with torch.no_grad():
         assert not torch.equal(m.train()(x), m(x))
         assert torch.equal(m.eval()(x), m(x))
+
+
+@pytest.mark.parametrize("name", ["densenet121", "densenet_bc_100"])
+def test_min_size_is_the_smallest_input_that_works(name: str) -> None:
+    m = cnnzoo.create_model(name).eval()
+    card = cnnzoo.model_card(name)
+    with torch.no_grad():
+        assert m(torch.randn(1, 3, card.min_size, card.min_size)).shape == (1, card.num_classes)
+        with pytest.raises(RuntimeError):
+            m(torch.randn(1, 3, card.min_size - 1, card.min_size - 1))
 
 
 def test_user_errors_raise_value_error() -> None:

@@ -13,6 +13,7 @@ from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot
 from cnnzoo.layers.inception_modules import InceptionResNetBlock
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
+from test_inception_v3 import he_init  # a sibling test module (tests/models is on sys.path)
 
 
 def meta_model(name: str, **kw: object) -> nn.Module:
@@ -47,7 +48,8 @@ V1_RED_A = reduction_a(256, k=192, l=192, m=256, n=384)  # Table 1 -> 896 channe
 V1_B = cb(896, 128, 1) + (cb(896, 128, 1) + cb(128, 128, 1, 7) + cb(128, 128, 7, 1)) + linear_1x1(256, 896)  # Fig. 11
 V1_RED_B = (cb(896, 256, 1) + cb(256, 384, 3)) + (cb(896, 256, 1) + cb(256, 256, 3)) \
     + (cb(896, 256, 1) + cb(256, 256, 3) + cb(256, 256, 3))  # Fig. 12 -> 896 + 384 + 256 + 256 = 1792
-V1_C = cb(1792, 192, 1) + (cb(1792, 192, 1) + cb(192, 192, 1, 3) + cb(192, 192, 3, 1)) + linear_1x1(384, 1792)  # Fig. 13
+V1_C = cb(1792, 192, 1) + (cb(1792, 192, 1) + cb(192, 192, 1, 3) + cb(192, 192, 3, 1)) \
+    + linear_1x1(384, 1792)  # Fig. 13
 V1_FC = 1792 * 1000 + 1000
 V1_TOTAL = V1_STEM + 5 * V1_A + V1_RED_A + 10 * V1_B + V1_RED_B + 5 * V1_C + V1_FC  # Fig. 15
 
@@ -111,15 +113,11 @@ def test_released_v2_params_and_parity_with_timm() -> None:
     assert count_params(meta_model("inception_resnet_v2_timm")) == count_params(tm_meta) == 55_843_464
     torch.manual_seed(0)
     x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
-    tm = timm.create_model("inception_resnet_v2", pretrained=False, num_classes=10)
-    # running BN statistics := one batch's, so that eval-mode logits are O(1) (see test_inception_v3)
-    tm.apply(lambda m: setattr(m, "momentum", 1.0) if isinstance(m, nn.BatchNorm2d) else None)
-    with torch.no_grad():
-        tm.train()(x)
+    tm = he_init(timm.create_model("inception_resnet_v2", pretrained=False, num_classes=10))
     ours = cnnzoo.create_model("inception_resnet_v2_timm", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_resnet_v2_timm", "timm")(tm.state_dict()), source="test")
     with torch.no_grad():
-        expected = tm.eval()(x)
+        expected = tm(x)
         assert 0.1 < expected.abs().max() < 1e3
         assert (ours.eval()(x) - expected).abs().max() <= 1e-4
 

@@ -62,7 +62,7 @@ def test_imagenet_parameters_by_arithmetic(depth: int) -> None:
 
 
 def test_cifar_parameters_by_arithmetic_round_to_the_paper() -> None:
-    # 2016 paper, Table 3: ResNet-110 and ResNet-164 both 1.7M parameters
+    # 1.7M parameters each: ResNet-110 (2015 paper, Table 6), ResNet-164 (2016 paper, Table 3)
     r110 = preact_params(False, (18, 18, 18), (16, 32, 64), 3, 16, 10, projections=False)
     r164 = preact_params(True, (18, 18, 18), (16, 32, 64), 3, 16, 10)
     assert (count_params(_meta("preact_resnet110")), count_params(_meta("preact_resnet164"))) == (r110, r164)

@@ -41,7 +41,8 @@ def test_table_1_figures() -> None:
     # Table 1: ResNeXt-50 (32x4d) 25.0 x 10^6 parameters, 4.2 x 10^9 FLOPs (unit: one multiply-add)
     model = _meta("resnext50_32x4d")
     assert round(count_params(model) / 1e6, 1) == 25.0
-    assert round(count_mult_adds(model, (3, 224, 224)) / 1e9, 1) == 4.2 == cnnzoo.model_card("resnext50_32x4d").mult_adds / 1e9
+    macs = count_mult_adds(model, (3, 224, 224))
+    assert round(macs / 1e9, 1) == 4.2 == cnnzoo.model_card("resnext50_32x4d").mult_adds / 1e9
     assert [s.paper_columns()["blocks"] for s in model.stages] == [
         "[1x1, 128; 3x3, 128, C=32; 1x1, 256] x 3", "[1x1, 256; 3x3, 256, C=32; 1x1, 512] x 4",
         "[1x1, 512; 3x3, 512, C=32; 1x1, 1024] x 6", "[1x1, 1024; 3x3, 1024, C=32; 1x1, 2048] x 3"]

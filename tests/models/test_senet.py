@@ -86,3 +86,12 @@ def test_se_reduction_is_configurable() -> None:
     assert model.layer4[0].se.hidden == 2048 // 8
     with pytest.raises(ValueError, match="se_reduction"):
         cnnzoo.create_model("se_resnet50", se_reduction=0)
+
+
+def test_smallest_inputs() -> None:
+    model = cnnzoo.create_model("se_resnet50").eval()
+    assert cnnzoo.model_card("se_resnet50").min_size == 32  # the total stride; smaller inputs still run
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 3, 3)).shape == (1, 1000)
+        with pytest.raises(RuntimeError):  # 2x2 -> 1x1 after the 7x7/2: too small for the unpadded 3x3 pool
+            model(torch.randn(1, 3, 2, 2))

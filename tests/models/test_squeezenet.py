@@ -9,6 +9,7 @@ from torch import nn
 
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
+from cnnzoo.layers.attention import SqueezeExcite, add_squeeze_excite
 from cnnzoo.layers.fire import Fire
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
 from cnnzoo.models.squeezenet import SQUEEZENET_1_0, FireRow
@@ -138,6 +139,12 @@ def test_simple_bypass_wraps_the_fire_modules_of_equal_width() -> None:
     with torch.no_grad():
         assert torch.equal(m.features.fire3(inp), plain.features.fire3(inp) + inp)
         assert not torch.allclose(m(x), plain(x))
+
+
+def test_squeeze_excite_slots_sit_on_each_fire_modules_output() -> None:
+    m = add_squeeze_excite(cnnzoo.create_model("squeezenet1_1", num_classes=10), reduction=16)
+    assert [s.channels for s in m.modules() if isinstance(s, SqueezeExcite)] == [128, 128, 256, 256, 384, 384, 512, 512]
+    assert m(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
 def test_user_errors_raise_value_error() -> None:

@@ -28,8 +28,11 @@ pass (`trace.py`, on the meta device), and splits it the way a framework spends 
   pooling its input and int64 indices, dropout its mask; tensors shared by several are counted
   once).
 
-`measure_memory` runs the model for real and reports the peak: on CPU from the PyTorch
-profiler's allocation events (`profile_memory`), on CUDA from `torch.cuda.max_memory_allocated`;
+`measure_memory` runs the model for real and reports the peak: the bytes of parameters, buffers,
+input and optimizer state held before the pass, plus the largest amount allocated above that
+during it: on CPU from the PyTorch profiler's allocation events (`profile_memory`), on CUDA from
+`torch.cuda.max_memory_allocated` (so the cuBLAS workspaces that the warm-up pass left allocated,
+which belong to no model, are not counted; cuDNN's per-call workspace is).
 `benchmarks/memory_estimate.py` prints estimate / measured ratios.
 """
 
@@ -44,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models.base import split_outputs
-from .trace import trace
+from .trace import Trace, trace
 
 # Optimizer state, in parameter-sized tensors per trainable parameter.
 OPTIMIZER_STATE: dict[str, int] = {
@@ -117,27 +120,39 @@ def estimate_memory(model: nn.Module, input_size: tuple[int, int, int], *, batch
     """Seed 001's estimate for `batch` images of `input_size` (C, H, W) stored as `dtype`.
 
     Two shape-only passes on the meta device (the model is not run and not changed).
+    `optimizer`: a name of `OPTIMIZER_STATE` or a number of parameter-sized state tensors.
     `backend`: "cpu" counts the copies oneDNN convolutions make; "cuda" or "none" does not
     (cuDNN's workspace depends on the algorithm it picks and is left out).
     """
+    dt = dtype_of(dtype)
+    _check_backend(backend)
+    ws = backend == "cpu"
+    infer = trace(model, input_size, batch=batch, dtype=dt, train=False, conv_workspace=ws)
+    train = trace(model, input_size, batch=batch, dtype=dt, train=True, conv_workspace=ws)
+    return estimate_memory_from_traces(model, input_size, batch, dt, optimizer, backend, infer, train)
+
+
+def _check_backend(backend: str) -> None:
     if backend not in ("cpu", "cuda", "none"):
         raise ValueError(f"backend must be cpu, cuda or none, got {backend!r}")
-    dt = dtype_of(dtype)
+
+
+def estimate_memory_from_traces(model: nn.Module, input_size: tuple[int, ...], batch: int, dtype: torch.dtype,
+                                optimizer: str | int, backend: str, infer: Trace, train: Trace) -> MemoryEstimate:
+    """The estimate from an inference pass and a training pass already traced (`summary` shares them)."""
+    _check_backend(backend)
     factor = optimizer_state_factor(optimizer)
-    size = torch.empty((), dtype=dt).element_size()
-    infer = trace(model, input_size, batch=batch, dtype=dt, train=False, conv_workspace=backend == "cpu")
-    train = trace(model, input_size, batch=batch, dtype=dt, train=True, conv_workspace=backend == "cpu")
+    size = torch.empty((), dtype=dtype).element_size()
     params = _unique(list(model.parameters()) + list(model.buffers()))
     param_bytes = sum(t.numel() * (size if t.is_floating_point() else t.element_size()) for t in params)
     trainable = sum(p.numel() for p in _unique(list(model.parameters())) if p.requires_grad) * size
-    input_bytes = batch * _prod(input_size) * size
+    input_bytes = batch * _prod(tuple(input_size)) * size
     return MemoryEstimate(
-        batch=batch, dtype=str(dt).removeprefix("torch."), optimizer=str(optimizer), backend=backend,
+        batch=batch, dtype=str(dtype).removeprefix("torch."), optimizer=str(optimizer), backend=backend,
         param_bytes=param_bytes, trainable_bytes=trainable, input_bytes=input_bytes,
         all_maps_bytes=input_bytes + infer.all_maps_bytes, inference_maps_bytes=infer.peak_with_workspace,
         workspace_bytes=infer.peak_with_workspace - infer.peak_live_bytes, saved_bytes=train.saved_bytes,
-        backward_bytes=train.backward_peak_bytes,
-        grad_bytes=trainable, optimizer_bytes=factor * trainable)
+        backward_bytes=train.backward_peak_bytes, grad_bytes=trainable, optimizer_bytes=factor * trainable)
 
 
 def _unique(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -250,22 +265,21 @@ def measure_memory(model: nn.Module, input_size: tuple[int, int, int], *, batch:
     step()  # the first step creates the optimizer state
     model.zero_grad(set_to_none=True)
     model.eval()
-    if dev.type == "cuda":
-        inference = _cuda_peak(forward, dev)
-        model.train()
-        training = _cuda_peak(step, dev)
-    else:
-        inference = held(x) + _cpu_peak(forward)
-        model.train()
-        state = [t for s in (opt.state.values() if opt is not None else []) for t in s.values()
-                 if isinstance(t, torch.Tensor)]
-        training = held(x, target, *state) + _cpu_peak(step)
+    peak = (lambda fn: _cuda_peak(fn, dev)) if dev.type == "cuda" else _cpu_peak
+    inference = held(x) + peak(forward)
+    model.train()
+    state = [t for s in (opt.state.values() if opt is not None else []) for t in s.values()
+             if isinstance(t, torch.Tensor)]
+    training = held(x, target, *state) + peak(step)
     return MeasuredMemory(inference, training, str(dev))
 
 
 def _cuda_peak(fn: Callable[[], object], device: torch.device) -> int:
+    """`torch.cuda.max_memory_allocated` while `fn` runs, above what was allocated before (which
+    includes the cuBLAS workspaces the warm-up pass left in the caching allocator)."""
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
     fn()
     torch.cuda.synchronize(device)
-    return torch.cuda.max_memory_allocated(device)
+    return torch.cuda.max_memory_allocated(device) - before

@@ -62,6 +62,7 @@ class Field:
     jump: tuple[float, float]
     map_size: tuple[int, int]
     is_global: bool = False
+    before: Field | None = None  # for a global field: the map's field before it was pooled away
 
     def text(self) -> str:
         if self.is_global:
@@ -73,7 +74,7 @@ class Field:
         """The field after a window of `kernel` map pixels (default: the whole map)."""
         kh, kw = kernel if kernel is not None else self.map_size
         size = (self.size[0] + (kh - 1) * self.jump[0], self.size[1] + (kw - 1) * self.jump[1])
-        return Field(size, self.jump, (1, 1), True)
+        return Field(size, self.jump, (1, 1), True, self)
 
 
 def _pair(v: object, default: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -140,7 +141,6 @@ class _Tracer(TorchDispatchMode):
         self.fields: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.flops = 0
         self.ops = 0
-        self.collapsed: list[Field] = []  # fields entering each global pooling / flattening
         # memory booking, by storage
         self.static = static_storages
         self.refs: dict[int, int] = {}  # storage -> live tensors seen by the tracer
@@ -188,7 +188,7 @@ class _Tracer(TorchDispatchMode):
         packet = getattr(func, "_overloadpacket", None)
         out_size = _spatial(out)
         if f.is_global and out_size in (None, (1, 1)):  # e.g. an SE block's 1x1 convolutions
-            return Field(f.size, f.jump, (1, 1), True)
+            return f
         if packet in (aten.convolution, aten._convolution) and out_size and x is args[0]:
             weight = args[1]
             kernel = (int(weight.shape[-2]), int(weight.shape[-1]))
@@ -208,24 +208,22 @@ class _Tracer(TorchDispatchMode):
             dilation = _pair(args[4] if packet is not aten.avg_pool2d and len(args) > 4 else 1)
             self._note_window("pool", kernel, stride, dilation)
             if out_size == (1, 1) and f.map_size != (1, 1) and all(k >= m for k, m in zip(kernel, f.map_size)):
-                self.collapsed.append(f)
                 return f.collapse(kernel)
             return _window(f, kernel, stride, dilation, out_size)
         if packet in (aten._adaptive_avg_pool2d, aten.adaptive_max_pool2d) and out_size:
             (h, w), (oh, ow) = f.map_size, out_size
-            if (oh, ow) == (1, 1):
-                self._note_window("pool", (h, w), (h, w), (1, 1))
-                self.collapsed.append(f)
+            if (oh, ow) == (1, 1):  # global pooling, written "7x7/1" as GoogLeNet's and SqueezeNet's tables do
+                self._note_window("pool", (h, w), (1, 1), (1, 1))
                 return f.collapse()
             kernel = (math.ceil(h / oh) + (h % oh != 0), math.ceil(w / ow) + (w % ow != 0))
             return _window(f, kernel, (h / oh, w / ow), (1, 1), out_size)
         if x.dim() == 4 and (out.dim() < 4 or out_size == (1, 1)) and f.map_size != (1, 1) and \
                 packet in (aten.mean, aten.sum, aten.amax, aten.amin, aten.var_mean, aten.std_mean, aten.var):
-            self.collapsed.append(f)
+            if packet in (aten.mean, aten.amax):  # global average / max pooling
+                self._note_window("pool", f.map_size, (1, 1), (1, 1))
             return f.collapse()
         if packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.linear) and f.map_size != (1, 1):
-            self.collapsed.append(f)  # a fully connected layer on a flattened map: kernel = the map
-            return f.collapse()
+            return f.collapse()  # a fully connected layer on a flattened map: kernel = the map
         if packet in (aten.upsample_nearest2d, aten.upsample_bilinear2d) and out_size:
             sh, sw = f.map_size[0] / out_size[0], f.map_size[1] / out_size[1]
             return Field(f.size, (f.jump[0] * sh, f.jump[1] * sw), out_size)
@@ -239,7 +237,7 @@ class _Tracer(TorchDispatchMode):
         size = (max(p[1].size[0] for p in same), max(p[1].size[1] for p in same))
         jump = (max(p[1].jump[0] for p in same), max(p[1].jump[1] for p in same))
         if all(p[1].is_global for p in same):
-            return Field(size, jump, (1, 1), True)
+            return Field(size, jump, (1, 1), True, same[0][1].before)
         if out_size is None and x.dim() == 4:  # flattened (N, C*H*W): remember the map it came from
             return Field(size, jump, f.map_size)
         return Field(size, jump, out_size or f.map_size)
@@ -317,8 +315,9 @@ def _meta_state(model: nn.Module, dtype: torch.dtype, requires_grad: bool) -> di
 
 
 def run_forward(model: nn.Module, x: Tensor) -> object:
-    """forward_features then forward_head for a ZooModel (so the feature map is seen), else forward."""
-    if isinstance(model, ZooModel):
+    """forward_features then forward_head for a ZooModel in eval mode (so the feature map is
+    seen), else forward (in training mode that includes auxiliary classifiers)."""
+    if isinstance(model, ZooModel) and not model.training:
         feats = model.forward_features(x)
         return feats, model.forward_head(feats)
     return model(x)
@@ -382,7 +381,10 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
         handles.append(mod.register_forward_hook(post_hook))
     was_training = model.training
     model.train(train)
-    x = torch.zeros(batch, *input_size, dtype=dtype, device=run_device)
+    # Batch norm cannot train on one image (a 1x1 map of one image has one value per channel):
+    # a training pass of 1 image runs 2 and halves the maps it finds.
+    run_batch = max(batch, 2) if train else batch
+    x = torch.zeros(run_batch, *input_size, dtype=dtype, device=run_device)
     feats: Tensor | None = None
     try:
         with torch.set_grad_enabled(train), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), tracer:
@@ -393,7 +395,7 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
                     out = run_forward(model, x)
             else:
                 out = run_forward(model, x)
-            if isinstance(model, ZooModel):
+            if isinstance(model, ZooModel) and not train:
                 feats, out = out  # type: ignore[misc]
             logits = split_outputs(out)[0]  # type: ignore[arg-type]
             peak, total, peak_ws = tracer.peak, tracer.total, tracer.peak_with_workspace
@@ -403,25 +405,27 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
         model.train(was_training)
     if feats is not None and feats in tracer.fields:
         output_field = tracer.fields[feats]
-    elif tracer.collapsed:
-        output_field = tracer.collapsed[-1]
-    else:
+    else:  # the output's own field, or the map's before the global pooling that made it global
         output_field = tracer.fields.get(logits) if isinstance(logits, Tensor) else None
+        while output_field is not None and output_field.is_global and output_field.before is not None:
+            output_field = output_field.before
     return Trace(records=records, flops=tracer.flops, output_field=output_field, peak_live_bytes=peak,
                  peak_with_workspace=peak_ws, all_maps_bytes=total,
-                 saved_bytes=sum(b for b, _ in saved.values()),
-                 backward_peak_bytes=_backward_sweep(tracer.grad_ops, tracer.params, list(saved.values())),
+                 saved_bytes=sum(b for b, _ in saved.values()) * batch // run_batch,
+                 backward_peak_bytes=_backward_sweep(tracer.grad_ops, tracer.params, list(saved.values()),
+                                                     batch / run_batch),
                  device=str(run_device), ops=tracer.ops)
 
 
 def _backward_sweep(grad_ops: list[tuple[int, int, list[int]]], params: dict[int, int],
-                    saved: list[tuple[int, int]]) -> int:
+                    saved: list[tuple[int, int]], scale: float = 1.0) -> int:
     """Largest memory of the backward pass above parameters, optimizer state and input.
 
     Walking the operators in reverse: when operator i is differentiated, the saved maps of
     operators <= i are still held (a map is freed with the earliest operator that saved it), the
     gradients of the parameters used by operators >= i exist, and the gradients of operator i's
-    output and inputs are in flight (with, on CPU, oneDNN's copies at convolutions).
+    output and inputs are in flight (with, on CPU, oneDNN's copies at convolutions). `scale`
+    multiplies the maps (saved and in flight), not the gradients of the parameters.
     """
     if not grad_ops:
         return 0
@@ -429,9 +433,9 @@ def _backward_sweep(grad_ops: list[tuple[int, int, list[int]]], params: dict[int
     for index, _, ps in grad_ops:
         for k in ps:
             last_use[k] = max(last_use.get(k, -1), index)
-    events = sorted([(i, b) for b, i in saved])
+    events = sorted([(i, b * scale) for b, i in saved])
     grads = sorted([(i, params[k]) for k, i in last_use.items()], reverse=True)
-    held = sum(b for b, _ in saved)
+    held = sum(b for _, b in events)
     grad_bytes = 0
     peak = held
     si, gi = len(events) - 1, 0
@@ -439,8 +443,8 @@ def _backward_sweep(grad_ops: list[tuple[int, int, list[int]]], params: dict[int
         while gi < len(grads) and grads[gi][0] >= index:  # gradients of this operator's parameters
             grad_bytes += grads[gi][1]
             gi += 1
-        peak = max(peak, held + grad_bytes + flight)
+        peak = max(peak, held + grad_bytes + flight * scale)
         while si >= 0 and events[si][0] >= index:  # freed once the earliest saver is differentiated
             held -= events[si][1]
             si -= 1
-    return peak
+    return int(peak)

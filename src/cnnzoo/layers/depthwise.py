@@ -8,32 +8,20 @@ between the two convolutions.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import cast
 
 from torch import Tensor, nn
 
 from .attention import attention
+from .conv import ConvNormAct
 
 
-class TableConv(nn.Sequential):
-    """Conv2d (no bias, "same" padding) -> BatchNorm2d -> activation, as `conv`, `bn`, `act`.
+class TableConv(ConvNormAct):
+    """A ConvNormAct (`conv`, `bn`, `act`) that names itself as a row of MobileNet's Table 1.
 
-    One row of MobileNet's Table 1, which it names with `paper_columns` ("Conv dw / s1", "3x3x32 dw").
+    `paper_columns()`: {"type / stride": "Conv dw / s1", "filter shape": "3x3x32 dw"}.
     """
-
-    def __init__(self, in_chs: int, out_chs: int, kernel_size: int, *, stride: int = 1, groups: int = 1,
-                 act: Callable[[], nn.Module] = nn.ReLU) -> None:
-        activation = act()
-        if hasattr(activation, "inplace"):
-            activation.inplace = True
-        super().__init__(OrderedDict(
-            conv=nn.Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=(kernel_size - 1) // 2,
-                           groups=groups, bias=False),
-            bn=nn.BatchNorm2d(out_chs),
-            act=activation))
-        self.in_chs, self.out_chs = in_chs, out_chs
 
     def paper_columns(self) -> dict[str, int | str]:
         conv = cast(nn.Conv2d, self.get_submodule("conv"))

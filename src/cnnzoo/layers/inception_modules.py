@@ -101,7 +101,7 @@ class Residual:
 
 @dataclass(frozen=True)
 class Repeat:
-    """`n` copies of a block that keeps its input's shape, as an `nn.Sequential`."""
+    """`n` copies of a block that keeps its input's shape, built as a `Stack`."""
 
     block: Mixed | Residual
     n: int
@@ -183,7 +183,8 @@ class InceptionResNetBlock(_Branches):
     def __init__(self, in_chs: int, spec: Residual, options: BuildOptions) -> None:
         super().__init__(in_chs, spec.branches, options)
         if self.stride != 1:
-            raise ValueError(f"an Inception-ResNet block must keep the grid size; {spec.figure} has stride {self.stride}")
+            raise ValueError(f"an Inception-ResNet block must keep the grid size; "
+                             f"{spec.figure} has stride {self.stride}")
         self.spec = spec
         self.out_chs = in_chs
         self.scale = spec.scale
@@ -196,8 +197,19 @@ class InceptionResNetBlock(_Branches):
         return self.act(residual * self.scale + x)
 
     def paper_columns(self) -> dict[str, int | str]:
-        return {"patch size/stride or remarks": f"as in {self.spec.figure}, residual scale {self.scale:g}",
+        remarks = f"as in {self.spec.figure}, residual scale {self.scale:g}" + ("" if self.spec.act else ", no ReLU")
+        return {"patch size/stride or remarks": remarks,
                 "branches": self.branch_summary(self.spec.branches) + f" -> 1x1 {self.out_chs} linear"}
+
+
+class Stack(nn.Sequential):
+    """`Repeat(block, n)` built: n shape-keeping blocks in sequence, one row of the paper's schema
+    ("5 x Inception-resnet-A", Szegedy et al. 2016 Fig. 15)."""
+
+    def paper_columns(self) -> dict[str, int | str]:
+        first = self[0].paper_columns()
+        key = "patch size/stride or remarks"
+        return {**first, key: f"{len(self)} x {first[key].removeprefix('as in ')}"}
 
 
 # -- building --------------------------------------------------------------------------------
@@ -243,7 +255,7 @@ def build_layer(layer: Layer, in_chs: int, options: BuildOptions) -> tuple[nn.Mo
     blocks = [build_layer(layer.block, in_chs, options) for _ in range(layer.n)]
     if any(chs != in_chs or stride != 1 for _, chs, stride in blocks):
         raise ValueError(f"Repeat needs a shape-keeping block; {layer.block.figure} changes the shape")
-    return nn.Sequential(*(m for m, _, _ in blocks)), in_chs, 1
+    return Stack(*(m for m, _, _ in blocks)), in_chs, 1
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ class BlockDesign:
     """How a network builds its residual blocks (the same for every block of the network)."""
 
     shortcut: Shortcut = "B"
-    stride_in_1x1: bool = False  # bottleneck: stride in the first 1x1 (Caffe, 2015 paper) or in the 3x3 (torchvision v1.5, ResNeXt)
+    # bottleneck: stride in the first 1x1 (Caffe, 2015 paper) or in the 3x3 (torchvision v1.5, ResNeXt)
+    stride_in_1x1: bool = False
     groups: int = 1  # cardinality C of the bottleneck's 3x3 (ResNeXt)
     base_width: int = 64  # d, the width of one group in the first stage (ResNeXt "32x4d": 4)
     first_ratio: float = 1.0  # width of the first 1x1 relative to the 3x3 (SENet-154 halves it: 0.5)
@@ -360,7 +361,3 @@ class Stem:
                            "ceil": lambda: nn.MaxPool2d(3, 2, ceil_mode=True),
                            "none": nn.Identity}[self.pool]()
         return nn.Sequential(OrderedDict(layers)), pool
-
-    def describe(self) -> str:
-        convs = ", ".join(f"{k}x{k}, {c}" + (f", stride {s}" if s > 1 else "") for k, c, s in self.convs)
-        return convs + ("" if self.pool == "none" else "; 3x3 max pool, stride 2")

@@ -92,14 +92,15 @@ class ZooModel(nn.Module):
         if num_classes < 0:
             raise ValueError(f"num_classes must be >= 0, got {num_classes}")
         self._set_submodule(self.classifier_path, make_classifier(self.get_classifier(), self.head_hidden_size, num_classes))
-        if num_classes > 0:  # auxiliary heads (used in training only) follow; with 0 they are left as they are
-            for path in self.aux_classifier_paths:
-                try:
-                    old = self.get_submodule(path)
-                except AttributeError:  # built without auxiliary heads
-                    continue
-                width = old.in_features if isinstance(old, nn.Linear) else old.in_channels
-                self._set_submodule(path, make_classifier(old, width, num_classes))
+        for path in self.aux_classifier_paths:  # auxiliary heads follow the main one
+            try:
+                old = self.get_submodule(path)
+            except AttributeError:  # built without auxiliary heads
+                continue
+            widths = self.__dict__.setdefault("_aux_widths", {})
+            if not isinstance(old, nn.Identity):
+                widths[path] = old.in_features if isinstance(old, nn.Linear) else old.in_channels
+            self._set_submodule(path, make_classifier(old, widths[path], num_classes))
         self.num_classes = num_classes
 
     def _set_submodule(self, path: str, module: nn.Module) -> None:

@@ -38,8 +38,8 @@ from ..registry import register_model
 from .base import FeatureInfo, ZooModel, global_pool
 from .card import ModelCard, Paper
 
-PAPER = Paper("Convolutional neural networks. Deep residual networks (course \"Introduction to deep learning "
-              "with the Intel neon Framework\", UNN)", "V. Kustikova, M. Zhiltsov, N. Zolotykh", 2018)
+PAPER = Paper("Convolutional neural networks. Deep residual networks (UNN lecture, Intel neon course)",
+              "V. Kustikova, M. Zhiltsov, N. Zolotykh", 2018)
 
 Activation = Literal["rectlin", "explin", "tanh", "logistic"]
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {

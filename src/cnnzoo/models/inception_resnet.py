@@ -68,7 +68,8 @@ STEM_V1 = (  # Fig. 14: (N, 3, 299, 299) -> (N, 256, 35, 35)
     Row("Conv2d_4b_3x3", Conv(256, 3, stride=2, **V)),  # (N, 256, 35, 35)
 )
 
-def figure_15(stem: tuple[Row, ...], a: Residual, red_a: Mixed, b: Residual, red_b: Mixed, c: Residual) -> tuple[Row, ...]:
+def figure_15(stem: tuple[Row, ...], a: Residual, red_a: Mixed, b: Residual, red_b: Mixed,
+              c: Residual) -> tuple[Row, ...]:
     """Fig. 15, the schema of both networks: stem, 5 x A, Reduction-A, 10 x B, Reduction-B, 5 x C."""
     return (*stem, Row("blocks_a", Repeat(a, 5)), Row("reduction_a", red_a), Row("blocks_b", Repeat(b, 10)),
             Row("reduction_b", red_b), Row("blocks_c", Repeat(c, 5)))
@@ -133,6 +134,10 @@ class InceptionResNet(InceptionNet):
       1x1 convolutions expand to 1152 and 2144;
     - 3x3 average pooling excludes the zero padding (TF "SAME" pooling, timm); BN epsilon 0.001;
     - inputs other than 299x299 work down to 75x75.
+
+    §3.1 puts Inception-ResNet-v1 at "roughly the computational cost of Inception-v3" (here 6.21e9
+    against 5.71e9 mult-adds) and v2 at "the raw cost of Inception-v4" (12.25e9); the v2 of the
+    figures, 5/10/5 blocks, counts 9.26e9, the released one (10/20/10 blocks) 13.16e9.
 
     `rows` picks the network (`INCEPTION_RESNET_V1`, `INCEPTION_RESNET_V2`, or the released
     `INCEPTION_RESNET_V2_TIMM` with its own stem, 10/20/10 blocks, an unscaled last block without

@@ -40,7 +40,7 @@ from ..layers.inception_modules import (
     stage_ends,
 )
 from ..registry import register_model
-from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool, make_classifier
+from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -197,24 +197,28 @@ class InceptionV3(InceptionNet):
     The paper gives no filter counts; they are those of the authors' released model (TF-slim,
     = torchvision's layout), which this network reproduces exactly (weights map one to one).
 
-    Deviations from the paper (all but the last three are the released model's):
-    - the stem differs from Table 1's rows 5-7: 1x1 conv 80, 3x3 conv 192 valid, 3x3/2 max pool
-      (Table 1: 3x3 conv 80, 3x3/2 conv 192, 3x3 conv 288);
-    - the 35x35 modules keep a 5x5 branch (1x1 48 -> 5x5 64) beside the two-3x3 branch; Table 1's
-      "5 x Inception (figure 6)" is the Fig. 10 reduction plus 4 Fig. 6 modules, its "2 x Inception
-      (figure 7)" the second reduction plus 2 Fig. 7 modules;
-    - the 3x3 average pooling inside the modules counts the zero padding (torchvision; TF's "SAME"
-      pooling does not); BN epsilon 0.001 as released;
-    - dropout (`drop_rate`, default 0.2 = the release's keep probability 0.8) before the classifier;
-      the paper does not mention dropout for v3;
-    - the auxiliary loss weight is 0.4 (`AuxOutputs.aux_weight`), the released training script's;
-      the paper states none. Label smoothing (§7) belongs to the trainer;
-    - for inputs under 299x299 the auxiliary head averages the 17x17-grid map adaptively to 5x5 (the
-      paper defines it at 299 only), so that training works down to `min_size` = 75.
+    Deviations from the paper / choices it leaves open:
+    - (release) the stem differs from Table 1's rows 5-7: 1x1 conv 80, 3x3 conv 192 valid, 3x3/2 max
+      pool (Table 1: 3x3 conv 80, 3x3/2 conv 192, 3x3 conv 288);
+    - (release) the 35x35 modules keep a 5x5 branch (1x1 48 -> 5x5 64) beside Fig. 5's two-3x3
+      branch; Table 1's "5 x Inception (figure 6)" is the Fig. 10 reduction plus 4 Fig. 6 modules,
+      its "2 x Inception (figure 7)" the second reduction plus 2 Fig. 7 modules; BN epsilon 0.001;
+    - (torchvision) the 3x3 average pooling inside the modules counts the zero padding (TF's "SAME"
+      pooling of the release does not); the paper does not say;
+    - (release) dropout before the classifier, `drop_rate` 0.2 (keep probability 0.8; torchvision
+      uses 0.5); the paper does not mention dropout for v3;
+    - (release) the auxiliary loss weight is 0.4 (`AuxOutputs.aux_weight`), that of the authors'
+      training script (TF-slim train_image_classifier.py); the paper states none. Label smoothing
+      (§7) belongs to the trainer;
+    - (ours) inputs other than 299x299 work (global average pooling); under 299 the auxiliary head
+      averages the 17x17-grid map adaptively to 5x5, as the paper defines the head at 299 only, so
+      that training works down to `min_size` = 75. At 299 it is exactly the paper's (and torchvision's).
 
     `se_reduction=r` puts a squeeze-and-excitation block (reduction r) on every Inception module's
     output (SE paper, Fig. 2): `se_inception_v3`.
     """
+
+    aux_classifier_paths = ("AuxLogits.fc",)
 
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True,
                  drop_rate: float = 0.2, se_reduction: int | None = None) -> None:
@@ -230,11 +234,6 @@ class InceptionV3(InceptionNet):
         x, tapped = self.run_layers(x, tap=AUX_TAP)  # (N, 2048, 8, 8), (N, 768, 17, 17)
         assert tapped is not None
         return AuxOutputs(self.forward_head(x), (self.AuxLogits(tapped),), AUX_WEIGHT)
-
-    def reset_classifier(self, num_classes: int) -> None:
-        super().reset_classifier(num_classes)
-        if self.AuxLogits is not None:
-            self.AuxLogits.fc = make_classifier(self.AuxLogits.fc, 768, num_classes)
 
 
 # -- weights ---------------------------------------------------------------------------------
@@ -262,6 +261,7 @@ _V3_NAMES = library_names(INCEPTION_V3)
 @register_weight_mapping("inception_v3", library="torchvision")
 @register_weight_mapping("inception_v3", library="timm")
 def _from_torchvision(state: StateDict) -> StateDict:
+    """Mixed_5b.branch5x5_1.conv.weight -> Mixed_5b.branch5x5.0.conv.weight; the rest is unchanged."""
     out = {}
     for key, value in state.items():
         module, _, leaf = key.rpartition(".")
@@ -275,10 +275,11 @@ _CARD = dict(input_size=(3, 299, 299), min_size=75, mean=INCEPTION_MEAN, std=INC
 
 register_model("inception_v3", InceptionV3, ModelCard(
     paper=PAPER, **_CARD, mult_adds=5.0e9, top1_err=21.2, top5_err=5.6,
-    weights=(Weights("torchvision", "inception_v3", "IMAGENET1K_V1"), Weights("timm", "inception_v3", "tv_in1k"),
-             Weights("timm", "inception_v3", "tf_in1k")),
+    weights=(Weights("torchvision", "inception_v3", "IMAGENET1K_V1"), Weights("timm", "inception_v3", "tf_in1k"),
+             Weights("timm", "inception_v3", "tv_in1k")),
     notes="Table 1 network as released (= torchvision): BN-auxiliary head on 17x17, aux loss weight 0.4; "
-          "paper: 'less than 25 million parameters', 5 billion mult-adds, errors single crop (Table 3)"))
+          "paper: 'less than 25 million parameters', 5 billion mult-adds, errors single crop (Table 3); "
+          "timm's weights have no auxiliary head (it keeps its initialisation when they are loaded)"))
 register_model("se_inception_v3", partial(InceptionV3, se_reduction=16), ModelCard(
     paper=SE_PAPER, **_CARD,
     notes="Inception v3 with an SE block (r = 16) on every Inception module's output (SE paper Fig. 2); "

@@ -60,7 +60,8 @@ class LoadReport:
     def __str__(self) -> str:
         text = f"loaded {self.loaded} tensors from {self.source}"
         if self.reset:
-            text += f"; kept the new classifier ({', '.join(self.reset)}): the weights' head has another shape"
+            shown = ", ".join(self.reset[:4]) + (", ..." if len(self.reset) > 4 else "")
+            text += f"; kept freshly initialised: {shown} (another number of classes, or absent from the weights)"
         return text
 
 
@@ -137,8 +138,9 @@ def assign_state_dict(model: ZooModel, state: StateDict, *, source: str) -> Load
 
     Classifiers (the main one and auxiliary heads' final layers) whose shape differs are left
     freshly initialised (fine-tuning to another number of classes); auxiliary-head weights are
-    ignored when the model was built without those heads. Anything else that does not fit is
-    a CheckpointError listing the keys.
+    ignored when the model was built without those heads, and auxiliary heads the weights lack
+    keep their initialisation. Anything else that does not fit is a CheckpointError listing the
+    keys.
     """
     own = model.state_dict()
     heads = tuple(p + "." for p in (model.classifier_path, *model.aux_classifier_paths))
@@ -147,7 +149,8 @@ def assign_state_dict(model: ZooModel, state: StateDict, *, source: str) -> Load
                   if k.startswith(heads) and k in own and own[k].shape != v.shape)
     state = {k: v for k, v in state.items() if k not in reset and (k in own or not k.startswith(optional))}
     head = model.classifier_path + "."
-    missing = sorted(k for k in own if k not in state and k not in reset
+    aux_missing = tuple(k for k in own if k not in state and k.startswith(optional))  # weights without aux heads
+    missing = sorted(k for k in own if k not in state and k not in reset and k not in aux_missing
                      and not (k.startswith(head) and model.num_classes == 0))
     unexpected = sorted(k for k in state if k not in own and not k.startswith(head))
     wrong = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
@@ -158,4 +161,4 @@ def assign_state_dict(model: ZooModel, state: StateDict, *, source: str) -> Load
                     (("missing", missing), ("unexpected", unexpected), ("shape differs", wrong)) if keys]
         raise CheckpointError(f"{source} does not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
-    return LoadReport(source, len(state), reset)
+    return LoadReport(source, len(state), reset + aux_missing)

@@ -151,7 +151,9 @@ class ResNet(ResidualNetwork):
       the paper prints 3.6 for 34 layers, which is the plain / option-A network (3.64: the three
       projection shortcuts cost 0.02), and 3.8 for 50 layers, where the SE paper's re-count of
       the same network (Table 2) gives 3.86;
-    - any input of at least 32x32 works (global average pooling); the paper trains at 224.
+    - any input size runs, down to 1x1 (global average pooling, padded convs and max-pool);
+      `min_size` is the total stride, 32: below it several stages see 1x1 maps, whose batch
+      statistics make training the deep variants numerically unstable. The paper trains at 224.
     """
 
     def __init__(self, *, depths: tuple[int, ...], block: type[PostActBlock] = BasicBlock, num_classes: int = 1000,
@@ -171,13 +173,13 @@ def rename_stem(state: StateDict) -> StateDict:
     return {(f"stem.{k}" if k.startswith(("conv1.", "bn1.")) else k): v for k, v in state.items()}
 
 
-register_weight_mapping("resnet18", "resnet34", "resnet50_tv", "resnet101_tv", "resnet152_tv",
-                        library="torchvision")(rename_stem)
-register_weight_mapping("resnet18", "resnet34", "resnet50_tv", "resnet101_tv", "resnet152_tv",
-                        library="timm")(rename_stem)
+_TV_NAMES = ("resnet18_tv", "resnet34_tv", "resnet50_tv", "resnet101_tv", "resnet152_tv")
+register_weight_mapping(*_TV_NAMES, library="torchvision")(rename_stem)
+register_weight_mapping(*_TV_NAMES, library="timm")(rename_stem)
 
 
-def _weights(name: str, *tv_tags: str, timm_tag: str = "a1_in1k") -> tuple[Weights, ...]:
+def library_weights(name: str, *tv_tags: str, timm_tag: str = "a1_in1k") -> tuple[Weights, ...]:
+    """The torchvision weights `name` with these tags, then timm's `name.timm_tag`."""
     return (*(Weights("torchvision", name, t) for t in tv_tags), Weights("timm", name, timm_tag))
 
 
@@ -187,14 +189,23 @@ _ERR = "errors: Table 3, ImageNet val, 10-crop"
 _V1 = "stride-2 in the bottleneck's first 1x1 (Caffe models); torchvision's weights are for {}_tv (same shapes)"
 _TV = "torchvision's v1.5 layout: stride-2 in the bottleneck's 3x3 (paper's layout: {})"
 
-register_model("resnet18", partial(ResNet, depths=TABLE1_DEPTHS[18]), ModelCard(
-    **_CARD, params=11_689_512, mult_adds=1.8e9, top1_err=27.88, weights=_weights("resnet18", "IMAGENET1K_V1"),
-    notes="identical to torchvision's resnet18 (basic blocks have no stride choice); error: Table 2 "
-          "(10-crop top-1, trained with option A shortcuts)"))
-register_model("resnet34", partial(ResNet, depths=TABLE1_DEPTHS[34]), ModelCard(
-    **_CARD, params=21_797_672, mult_adds=3.6e9, top1_err=24.52, top5_err=7.46,
-    weights=_weights("resnet34", "IMAGENET1K_V1"),
-    notes=f"identical to torchvision's resnet34; {_ERR} (ResNet-34 B)"))
+# ResNet-18/34 as the paper compares them with their plain twins (§4.1, Table 2, Fig. 4): option A
+# shortcuts (identity, zero-padded where the width doubles: parameter-free); these are the
+# networks of Table 1's FLOPs row. torchvision's (option B projections, its weights): _tv.
+register_model("resnet18", partial(ResNet, depths=TABLE1_DEPTHS[18], shortcut="A"), ModelCard(
+    **_CARD, params=11_515_688, mult_adds=1.8e9, top1_err=27.88,
+    notes="the paper's ResNet-18 (Table 2): option A shortcuts, no projection parameters; "
+          "error: Table 2 (10-crop top-1). torchvision's option-B layout and weights: resnet18_tv"))
+register_model("resnet34", partial(ResNet, depths=TABLE1_DEPTHS[34], shortcut="A"), ModelCard(
+    **_CARD, params=21_623_848, mult_adds=3.6e9, top1_err=25.03, top5_err=7.76,
+    notes=f"the paper's ResNet-34 of Table 2 / Fig. 4: option A shortcuts; {_ERR} (ResNet-34 A). "
+          "torchvision's option-B layout and weights: resnet34_tv"))
+register_model("resnet18_tv", partial(ResNet, depths=TABLE1_DEPTHS[18]), ModelCard(
+    **_CARD, params=11_689_512, weights=library_weights("resnet18", "IMAGENET1K_V1"),
+    notes="torchvision's resnet18: option B (1x1 projection + BN where the shape changes)"))
+register_model("resnet34_tv", partial(ResNet, depths=TABLE1_DEPTHS[34]), ModelCard(
+    **_CARD, params=21_797_672, top1_err=24.52, top5_err=7.46, weights=library_weights("resnet34", "IMAGENET1K_V1"),
+    notes=f"torchvision's resnet34: option B projections; {_ERR} (ResNet-34 B)"))
 # depth: (parameters = torchvision's count, Table 1 FLOPs (mult-adds), Table 3 top-1 / top-5 error)
 _BOTTLENECK = {50: (25_557_032, 3.8e9, 22.85, 6.71), 101: (44_549_160, 7.6e9, 21.75, 6.05),
                152: (60_192_808, 11.3e9, 21.43, 5.71)}
@@ -204,12 +215,12 @@ for _depth, (_params, _flops, _top1, _top5) in _BOTTLENECK.items():
         notes=f"the paper's ResNet-{_depth}: {_V1.format(f'resnet{_depth}')}; {_ERR}"))
     register_model(f"resnet{_depth}_tv", partial(ResNet, block=Bottleneck, depths=TABLE1_DEPTHS[_depth],
                                                  stride_in_1x1=False), ModelCard(
-        **_CARD, params=_params, weights=_weights(f"resnet{_depth}", "IMAGENET1K_V1", "IMAGENET1K_V2"),
+        **_CARD, params=_params, weights=library_weights(f"resnet{_depth}", "IMAGENET1K_V1", "IMAGENET1K_V2"),
         notes=_TV.format(f"resnet{_depth}")))
 
 register_model("plain18", partial(ResNet, depths=TABLE1_DEPTHS[18], shortcut="none"), ModelCard(
     **_CARD, params=11_515_688, mult_adds=1.8e9, top1_err=27.94,
-    notes="18-layer plain network (Fig. 3 middle, Table 2): ResNet-18 without shortcuts; error: Table 2, 10-crop"))
+    notes="18-layer plain network (§4.1, Table 2): ResNet-18 without shortcuts; error: Table 2, 10-crop"))
 register_model("plain34", partial(ResNet, depths=TABLE1_DEPTHS[34], shortcut="none"), ModelCard(
     **_CARD, params=21_623_848, mult_adds=3.6e9, top1_err=28.54, top5_err=10.02,
     notes=f"34-layer plain network (Fig. 3 middle): ResNet-34 without shortcuts; {_ERR}"))

@@ -49,7 +49,7 @@ class CifarResNet(ResidualNetwork):
     Deviations from the paper:
     - option A pads the new channels at the end (the paper does not say where the zeros go);
     - weights are initialised as He et al. [13] (the paper's choice) with PyTorch's fc default;
-    - any input size works (global pooling); the paper's is 32x32.
+    - any input size runs (global pooling); `min_size` is the total stride, 4; the paper's is 32x32.
     Skipping blocks at test time (Veit et al. 2016): `model.blocks()[i].skip = True`.
     """
 
@@ -62,7 +62,8 @@ class CifarResNet(ResidualNetwork):
         self.depth = depth
 
 
-_CARD = dict(paper=PAPER, input_size=(3, 32, 32), min_size=4, mean=CIFAR10_MEAN, std=CIFAR10_STD, num_classes=10)
+_CARD = dict(paper=PAPER, input_size=(3, 32, 32), min_size=4, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+             num_classes=10)
 
 for _depth, (_params, _err) in TABLE6.items():
     _best = " best of 5 runs (mean 6.61 +- 0.16)" if _depth == 110 else ""

@@ -19,8 +19,9 @@ from functools import partial
 from ..layers.residual import BlockDesign, Bottleneck
 from ..models.pretrained import register_weight_mapping
 from ..registry import register_model
-from .card import ModelCard, Paper, Weights
-from .resnet import STEMS, TABLE1_DEPTHS, TABLE1_WIDTHS, ResidualNetwork, rename_stem, stage_table
+from .card import ModelCard, Paper
+from .resnet import (STEMS, TABLE1_DEPTHS, TABLE1_WIDTHS, ResidualNetwork, library_weights, rename_stem,
+                     stage_table)
 
 PAPER = Paper("Aggregated Residual Transformations for Deep Neural Networks",
               "S. Xie, R. Girshick, P. Dollár, Z. Tu, K. He", 2016, "1611.05431")
@@ -36,7 +37,8 @@ class ResNeXt(ResidualNetwork):
 
     Deviations from the paper:
     - the stem's max-pool pads by 1 (torchvision's, whose weights load as they are);
-    - any input of at least 32x32 works (global pooling); the paper trains at 224.
+    - any input size runs (global pooling); `min_size` is the total stride, 32 (ResNet's
+      docstring says why); the paper trains at 224.
     """
 
     def __init__(self, *, depths: tuple[int, ...], cardinality: int = 32, base_width: int = 4,
@@ -55,18 +57,16 @@ _ERR = "ImageNet val, 224x224 single crop"
 
 register_model("resnext50_32x4d", partial(ResNeXt, depths=TABLE1_DEPTHS[50]), ModelCard(
     **_CARD, params=25_028_904, mult_adds=4.2e9, top1_err=22.2,
-    weights=(Weights("torchvision", "resnext50_32x4d", "IMAGENET1K_V1"),
-             Weights("torchvision", "resnext50_32x4d", "IMAGENET1K_V2"), Weights("timm", "resnext50_32x4d", "a1h_in1k")),
-    notes=f"Table 1's ResNeXt-50 (32x4d), as torchvision's; error: Table 3, {_ERR} (published: 25.0M parameters)"))
+    weights=library_weights("resnext50_32x4d", "IMAGENET1K_V1", "IMAGENET1K_V2", timm_tag="a1h_in1k"),
+    notes=f"Table 1's ResNeXt-50 (32x4d), as torchvision's (published: 25.0M parameters); error: Table 3, {_ERR}"))
 register_model("resnext101_32x4d", partial(ResNeXt, depths=TABLE1_DEPTHS[101]), ModelCard(
     **_CARD, params=44_177_704, top1_err=21.2,
     notes=f"ResNeXt-101 (32x4d), as timm's resnext101_32x4d (no weights there); error: Table 3, {_ERR}"))
 register_model("resnext101_64x4d", partial(ResNeXt, depths=TABLE1_DEPTHS[101], cardinality=64), ModelCard(
     **_CARD, params=83_455_272, top1_err=20.4, top5_err=5.3,
-    weights=(Weights("torchvision", "resnext101_64x4d", "IMAGENET1K_V1"), Weights("timm", "resnext101_64x4d", "c1_in1k")),
+    weights=library_weights("resnext101_64x4d", "IMAGENET1K_V1", timm_tag="c1_in1k"),
     notes=f"ResNeXt-101 (64x4d), the paper's 2x-complexity model, as torchvision's; error: Table 4, {_ERR}"))
 register_model("resnext101_32x8d", partial(ResNeXt, depths=TABLE1_DEPTHS[101], base_width=8), ModelCard(
     **_CARD, params=88_791_336,
-    weights=(Weights("torchvision", "resnext101_32x8d", "IMAGENET1K_V1"),
-             Weights("torchvision", "resnext101_32x8d", "IMAGENET1K_V2"), Weights("timm", "resnext101_32x8d", "tv_in1k")),
+    weights=library_weights("resnext101_32x8d", "IMAGENET1K_V1", "IMAGENET1K_V2", timm_tag="tv_in1k"),
     notes="ResNeXt-101 (32x8d): torchvision's variant, not a model of the paper (no published figures)"))

@@ -34,7 +34,8 @@ class SENet(ResidualNetwork):
     and in the 3x3 of SE-ResNeXt / SENet-154 ones; SENet-154's modifications (module docstring).
 
     Deviations from the paper:
-    - any input of at least 32x32 works (global pooling); the paper trains at 224
+    - any input of at least 3x3 runs (global pooling; Caffe's unpadded max-pool needs a 2x2
+      map); `min_size` is the total stride, 32 (ResNet's docstring says why); the paper trains at 224
       (SENet-154's published best is also evaluated at 320);
     - no dropout in SE-ResNet/SE-ResNeXt (the paper names it only for SENet-154; timm's
       legacy models apply 0.2 to all, which changes nothing in eval mode).

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -182,10 +183,8 @@ class SqueezeNet(ZooModel):
         return global_pool(x)  # avgpool10: (N, classes)
 
 
-@register_weight_mapping("squeezenet1_0", "squeezenet1_1", library="torchvision")
-def from_torchvision(state: StateDict) -> StateDict:
-    """torchvision's `features.<index>` -> our row names; `classifier.1` -> `conv10`."""
-    version = "1_1" if state["features.0.weight"].shape[-1] == 3 else "1_0"
+def torchvision_mapping(version: Version) -> Callable[[StateDict], StateDict]:
+    """torchvision's `features.<index>` -> our row names, `classifier.1` -> `conv10`."""
     names: dict[str, str] = {}
     index = 0
     for row in TABLES[version]:  # torchvision's Sequential: conv, ReLU, pool, fire, ...
@@ -196,10 +195,13 @@ def from_torchvision(state: StateDict) -> StateDict:
         if key.startswith("classifier.1."):
             return "conv10." + key.removeprefix("classifier.1.")
         m = re.match(r"features\.(\d+)\.(.*)", key)
-        return f"features.{names[m[1]]}.{m[2]}" if m else key
+        return f"features.{names[m[1]]}.{m[2]}" if m and m[1] in names else key
 
-    return {rename(k): v for k, v in state.items()}
+    return lambda state: {rename(k): v for k, v in state.items()}
 
+
+register_weight_mapping("squeezenet1_0", library="torchvision")(torchvision_mapping("1_0"))
+register_weight_mapping("squeezenet1_1", library="torchvision")(torchvision_mapping("1_1"))
 
 # min_size: the smallest input for which the three 3x3/2 poolings (rounding up) still fit
 _CARD = dict(paper=PAPER, input_size=(3, 227, 227))

@@ -98,7 +98,8 @@ class Trainer:
         self.dist, self.device = dist.init(device)
         self.verbose = self.dist.is_main and not cfg.quiet
         torch.manual_seed(cfg.seed)
-
+        if self.device.type == "cpu":
+            torch.set_flush_denormal(True)  # denormal floats (tiny activations/gradients) cost ~100x on CPUs
         # model geometry first: image folders are decoded straight to the model's input size
         chans, height, _ = model_input_size(cfg.model)
         size = cfg.img_size or height

@@ -1,0 +1,127 @@
+"""Networks written as tables (seed 002, "Архитектура как таблица"): a YAML file whose rows read
+like the tables of the lectures builds a trainable `ZooModel`.
+
+    name: seed002_64x64
+    input: 3x64x64                 # C x H x W
+    activation: relu               # default activation of conv / fc rows (default: none)
+    layers:
+      - conv 3x3@16                # Convolution 1   3x3@16
+      - conv 3x3@32
+      - maxpool 2x2                # Pooling 2x2 (stride = kernel)
+      - conv 3x3@64 stride 2 pad 1 bn relu
+      - residual: [conv 3x3@64 bn relu, conv 3x3@64 bn]
+      - inception: {1x1: 64, 3x3: [96, 128], 5x5: [16, 32], pool: 32}
+      - se: 16
+      - gap
+      - dropout 0.5
+      - fc 500 relu
+      - fc 2
+
+    model = build_from_yaml("net.yaml")            # a ZooModel; model.spec_text keeps the file
+    model = build_from_text(model.spec_text)       # rebuilt from a checkpoint, without the file
+
+Grammar. The file is a mapping: `input` (required, CxHxW), `layers` (required, a list of
+rows), and optionally `name` (default: the file's stem), `classes` (number of classes; default
+the classifier's width), `mean` / `std` (one value or one per channel; default ImageNet's for 3
+channels, 0.5 otherwise), `padding` (`same`, the default, or `valid`: the default padding of
+convolutions), `activation` (the default activation of conv / dwconv / separable / fc rows;
+default none) and `description`. Any other key is an error.
+
+A row is text, `kind [size] [options] [xN] [-> OUTPUT]`, or a one-key mapping for a block.
+Rows joined with `+` on one line are consecutive layers ("relu+lrn", as seed 002 prints them).
+
+    conv KxK[/S]@C     convolution, C filters, stride S (default 1). Options: stride N, pad N |
+                       same | valid (default: the top-level `padding`; same = (K-1)/2 * dilation),
+                       dilation N, groups N, bn (batch norm after the convolution, which then has
+                       no bias), nobias, an activation, linear (no activation)
+    dwconv KxK[/S]     depthwise convolution (one filter per channel); options as conv
+    separable KxK[/S]@C  depthwise KxK then pointwise 1x1 to C channels, each with the row's bn /
+                       activation (MobileNet's row when written `bn relu`)
+    maxpool KxK[/S]    max pooling, stride = K unless given; options: stride N, pad N, ceil
+    avgpool KxK[/S]    average pooling; options as maxpool
+    gap                global average pooling (-> a vector)
+    flatten            map -> vector (fc flattens by itself)
+    fc N | fc classes  fully connected; options: bn, nobias, an activation, linear. On a map it
+                       flattens it and then only fits the spec's input size
+    dropout [P]        P as 0.4 or 40% (default 0.5)
+    bn                 batch norm (2-d on maps, 1-d on vectors)
+    lrn                local response normalisation; options size N (5), alpha A (1e-4),
+                       beta B (0.75), k K (2): AlexNet's constants
+    relu, relu6, lrelu, prelu, elu, gelu, silu, tanh, sigmoid, scaled_tanh, hardswish
+                       activation rows
+    softmax            accepted as the last row and not applied (the loss applies it)
+    se R  /  se: R     squeeze-and-excitation with reduction R (the zoo's SqueezeExcite)
+    - residual: [rows]  y = relu(branch(x) + shortcut(x)), ResNet's block; the branch's last row
+                       has no default activation; shortcut = identity when the shape is kept, else
+                       a strided 1x1 convolution (+ BN if the branch has BN): the paper's option B.
+                       Mapping form: {branch: [rows], shortcut: auto | identity | conv,
+                       act: relu | ... | none}
+    - inception: {1x1: N, 3x3: [reduce, N], 5x5: [reduce, N], pool: proj}   GoogLeNet's module
+                       (the zoo's Inception; `bn: true` adds batch norm)
+    - fire: {s1x1: N, e1x1: N, e3x3: N}  or  fire: [s, e1, e3]   SqueezeNet's module (the zoo's
+                       Fire; `bypass: true` for the simple bypass)
+
+`xN` repeats a row N times; `-> 196x196x80` states the row's output (H x W x C as the tables
+print it, or F for a vector) and is checked. Sizes use `x` or `×`.
+
+Defaults, and why (so that seed 002's tables read as they are printed): convolutions keep the
+size ("same" padding) unless `pad N` or `valid` says otherwise (the 400x400 table's output
+column needs `padding: valid`); pooling strides by its window ("Pooling 2x2"); no activation
+unless a row or the top-level `activation` names one — the classifier (the last fc, or the
+last conv of a network without fc) and the last row of a residual branch never take the
+top-level default, because every paper leaves them linear.
+
+The model: `features` = the rows before the first one that pools globally, flattens or
+classifies (`forward_features`); `head` = the rest (`forward_head`); `classifier_path` = the
+classifier; `feature_info` = the last row at each map size. Shapes are inferred row by row at
+build time; a row that cannot take its input says so with the file, line, row and shapes.
+Weights are PyTorch's default initialisation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .builder import NetSpecModel
+from .parser import NetSpec, SpecError, parse_spec
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+def is_table_spec(path: str | Path) -> bool:
+    """True for a path ending in .yaml / .yml that is (or, if it does not exist yet, would be)
+    a network table: a YAML mapping with a `layers:` key."""
+    p = Path(path)
+    if p.suffix.lower() not in _SUFFIXES:
+        return False
+    if not p.is_file():
+        return True
+    try:
+        head = p.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(line.startswith("layers:") for line in head.splitlines())
+
+
+def build_from_text(text: str, *, source: str = "<text>", num_classes: int | None = None,
+                    in_chans: int | None = None) -> NetSpecModel:
+    """Build a table spec given as YAML text (`source` names it in error messages)."""
+    return NetSpecModel(parse_spec(text, source), num_classes=num_classes, in_chans=in_chans)
+
+
+def build_from_yaml(path: str | Path, *, num_classes: int | None = None, in_chans: int | None = None) -> NetSpecModel:
+    """Build the network written as a table in `path` (.yaml / .yml).
+
+    `num_classes` replaces the classifier's width and `in_chans` the input's channels, as for any
+    zoo model. Errors are `SpecError`s (a `ConfigError`) naming the file and line.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in _SUFFIXES:
+        raise SpecError(f"{p}: a network table must be a .yaml or .yml file")
+    if not p.is_file():
+        raise SpecError(f"{p}: no such file")
+    return build_from_text(p.read_text(encoding="utf-8"), source=str(p), num_classes=num_classes, in_chans=in_chans)
+
+
+__all__ = ["NetSpec", "NetSpecModel", "SpecError", "build_from_text", "build_from_yaml", "is_table_spec",
+           "parse_spec"]

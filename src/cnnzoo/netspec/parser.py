@@ -1,0 +1,422 @@
+"""Reading a network written as a table: YAML -> `NetSpec` (rows with their file and line).
+
+Only the text is checked here (keys, layer names, sizes, options); shapes are checked by the
+builder. Every error is a `SpecError` that starts with "<file>, line <n>".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import ConfigError
+
+
+class SpecError(ConfigError):
+    """A network table that cannot be read or built; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Where:
+    source: str  # file name (or "<text>")
+    line: int  # 1-based
+    text: str = ""  # the row as written
+
+    def __str__(self) -> str:
+        return f"{self.source}, line {self.line}" + (f" ({self.text})" if self.text else "")
+
+    def error(self, message: str, *, with_text: bool = True) -> SpecError:
+        where = self if with_text else Where(self.source, self.line)
+        return SpecError(f"{where}: {message}")
+
+
+# -- vocabulary --------------------------------------------------------------------------------
+ACTIVATIONS = ("relu", "relu6", "lrelu", "leakyrelu", "prelu", "elu", "gelu", "silu", "swish", "tanh", "sigmoid",
+               "scaled_tanh", "hardswish")
+WINDOW_LAYERS = ("conv", "dwconv", "separable", "maxpool", "avgpool")
+SIMPLE_LAYERS = ("fc", "gap", "flatten", "dropout", "bn", "lrn", "se", "softmax", *ACTIVATIONS)
+BLOCKS = ("residual", "inception", "fire", "se")
+LAYERS = tuple(dict.fromkeys(("conv", "dwconv", "separable", "maxpool", "avgpool", "gap", "flatten", "fc",
+                              "dropout", "bn", "lrn", *ACTIVATIONS, "softmax", "residual", "inception",
+                              "fire", "se")))
+ALIASES = {"drop": "dropout", "pool": "maxpool", "linear": "fc", "dense": "fc", "globalavgpool": "gap",
+           "avgpool_global": "gap", "batchnorm": "bn", "swish": "silu", "leakyrelu": "lrelu"}
+
+# options: name -> takes a value
+OPTIONS: dict[str, dict[str, bool]] = {
+    "conv": {"stride": True, "pad": True, "same": False, "valid": False, "dilation": True, "groups": True,
+             "bn": False, "nobias": False, "linear": False},
+    "dwconv": {"stride": True, "pad": True, "same": False, "valid": False, "dilation": True, "bn": False,
+               "nobias": False, "linear": False},
+    "separable": {"stride": True, "pad": True, "same": False, "valid": False, "bn": False, "nobias": False,
+                  "linear": False},
+    "maxpool": {"stride": True, "pad": True, "ceil": False},
+    "avgpool": {"stride": True, "pad": True, "ceil": False},
+    "fc": {"bn": False, "nobias": False, "linear": False},
+    "lrn": {"size": True, "alpha": True, "beta": True, "k": True},
+}
+ACT_OPTION_LAYERS = ("conv", "dwconv", "separable", "fc")
+TOP_LEVEL = ("name", "input", "classes", "mean", "std", "padding", "activation", "layers", "description")
+
+_WINDOW = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?(?:@(\d+|classes))?$")
+_SHAPE = re.compile(r"^\d+(?:x\d+)*$")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the table, as written. `kind` is canonical ("maxpool", "fc", ...)."""
+
+    kind: str
+    where: Where
+    kernel: tuple[int, int] | None = None
+    stride: int | None = None
+    width: int | str | None = None  # channels / features; "classes" for `fc classes`
+    value: float | None = None  # dropout probability, se reduction
+    options: dict[str, object] = field(default_factory=dict)  # stride/pad/... values, flags as True
+    act: str | None = None  # the activation named on the row
+    expect: tuple[int, ...] | None = None  # "-> 196x196x80": H x W x C (or F) the table prints
+    repeat: int = 1
+    children: tuple[Row, ...] = ()  # residual branch
+    block: dict[str, object] = field(default_factory=dict)  # inception / fire / residual settings
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    name: str
+    source: str
+    input_size: tuple[int, int, int]  # C, H, W
+    rows: tuple[Row, ...]
+    classes: int | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    padding: str = "same"
+    activation: str | None = None
+    description: str = ""
+    text: str = ""
+
+
+# -- YAML with lines ---------------------------------------------------------------------------
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _value(node: yaml.Node) -> object:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def parse_spec(text: str, source: str = "<text>") -> NetSpec:
+    """Read a table spec from YAML text (`source` names it in errors)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{source}{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise SpecError(f"{source}: expected a mapping with `input:` and `layers:` (a network written as a table)")
+    keys: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for k, v in root.value:
+        key = str(_value(k))
+        if key not in TOP_LEVEL:
+            raise Where(source, _line(k)).error(f"unknown key {key!r}{_hint(key, TOP_LEVEL)}; expected one of: "
+                                                f"{', '.join(TOP_LEVEL)}", with_text=False)
+        keys[key] = (k, v)
+    for required in ("input", "layers"):
+        if required not in keys:
+            raise SpecError(f"{source}: missing `{required}:`; a table spec needs `input: CxHxW` (e.g. 3x64x64) "
+                            "and `layers:` (a list of rows)")
+    top = {k: _value(v) for k, (_, v) in keys.items() if k != "layers"}
+    where = {k: Where(source, _line(v)) for k, (_, v) in keys.items()}
+    input_size = _input(top["input"], where["input"])
+    padding = str(top.get("padding", "same"))
+    if padding not in ("same", "valid"):
+        raise where["padding"].error(f"padding must be same or valid, got {padding!r}")
+    activation = top.get("activation")
+    if activation is not None:
+        activation = ALIASES.get(str(activation).lower(), str(activation).lower())
+        if activation in ("none", "linear"):
+            activation = None
+        elif activation not in ACTIVATIONS:
+            raise where["activation"].error(f"unknown activation {activation!r}; expected one of: "
+                                            f"{', '.join(ACTIVATIONS)} or none")
+    classes = top.get("classes")
+    if classes is not None and (not isinstance(classes, int) or isinstance(classes, bool) or classes < 1):
+        raise where["classes"].error(f"classes must be a positive integer, got {classes!r}")
+    mean = _floats(top.get("mean"), where.get("mean"), "mean")
+    std = _floats(top.get("std"), where.get("std"), "std")
+    for label, stats in (("mean", mean), ("std", std)):
+        if stats is not None and len(stats) not in (1, input_size[0]):
+            raise where[label].error(f"{label} has {len(stats)} values; the input has {input_size[0]} channels")
+    layers_node = keys["layers"][1]
+    if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
+        raise Where(source, _line(layers_node)).error("`layers:` must be a non-empty list of rows, e.g. - conv 3x3@16")
+    rows = tuple(r for node in layers_node.value for r in _rows(node, source))
+    name = str(top.get("name") or (Path(source).stem if source != "<text>" else "netspec"))
+    return NetSpec(name=name, source=source, input_size=input_size, rows=rows, classes=classes, mean=mean, std=std,
+                   padding=padding, activation=activation, description=str(top.get("description") or ""),
+                   text=text)
+
+
+def _input(value: object, where: Where) -> tuple[int, int, int]:
+    text = str(value).lower().replace("×", "x").replace(" ", "")
+    if not _SHAPE.match(text) or text.count("x") != 2:
+        raise where.error(f"input must be CxHxW (channels x height x width), e.g. 3x64x64; got {value!r}")
+    c, h, w = (int(p) for p in text.split("x"))
+    if min(c, h, w) < 1:
+        raise where.error(f"input sizes must be positive, got {value!r}")
+    return c, h, w
+
+
+def _floats(value: object, where: Where | None, label: str) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    try:
+        return tuple(float(v) for v in values)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        assert where is not None
+        raise where.error(f"{label} must be a number or a list of numbers, got {value!r}") from None
+
+
+def _hint(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+# -- rows --------------------------------------------------------------------------------------
+def _rows(node: yaml.Node, source: str) -> list[Row]:
+    """One YAML list item -> rows ("relu+lrn" gives two)."""
+    line = _line(node)
+    if isinstance(node, yaml.ScalarNode):
+        text = str(_value(node)).strip()
+        parts = [p.strip() for p in text.split("+")]
+        if any(not p for p in parts):
+            raise Where(source, line, text).error("empty part in a row joined with '+'")
+        return [_row(p, Where(source, line, text if len(parts) == 1 else p)) for p in parts]
+    if isinstance(node, yaml.MappingNode):
+        if len(node.value) != 1:
+            raise Where(source, line).error(
+                "a block row is a mapping with one key (residual, inception, fire or se), e.g. `- se: 16`")
+        knode, vnode = node.value[0]
+        kind = str(_value(knode)).strip().lower()
+        where = Where(source, line, f"{kind}: ...")
+        if kind == "residual":
+            return [_residual(vnode, where, source)]
+        if kind == "inception":
+            return [_inception(vnode, where)]
+        if kind == "fire":
+            return [_fire(vnode, where)]
+        if kind == "se":
+            return [_row(f"se {_value(vnode)}", Where(source, line, f"se: {_value(vnode)}"))]
+        raise where.error(f"unknown block {kind!r}{_hint(kind, BLOCKS)}; expected one of: {', '.join(BLOCKS)} "
+                          f"(simple layers are written as text: - conv 3x3@16)", with_text=False)
+    raise Where(source, line).error("a row must be text (e.g. conv 3x3@16) or a block (e.g. residual: [...])")
+
+
+def _row(text: str, where: Where) -> Row:
+    tokens = text.replace("×", "x").split()
+    if not tokens:
+        raise where.error("empty row")
+    expect = None
+    if "->" in tokens:
+        i = tokens.index("->")
+        out = tokens[i + 1:]
+        if len(out) != 1 or not _SHAPE.match(out[0]):
+            raise where.error("expected an output size after '->', e.g. -> 196x196x80 (H x W x C) or -> 500")
+        expect = tuple(int(v) for v in out[0].split("x"))
+        tokens = tokens[:i]
+    raw_kind = tokens[0].lower()
+    kind = ALIASES.get(raw_kind, raw_kind)
+    if kind not in LAYERS:
+        raise where.error(f"unknown layer {text!r}{_hint(raw_kind, LAYERS)}; expected one of: {', '.join(LAYERS)}",
+                          with_text=False)
+    if kind in ("residual", "inception", "fire"):
+        raise where.error(f"{kind} is a block: write it as `- {kind}: ...` (see the grammar in cnnzoo.netspec)")
+    args = tokens[1:]
+    repeat = 1
+    if args and re.fullmatch(r"x\d+", args[-1].lower()):
+        repeat = int(args.pop()[1:])
+        if repeat < 1:
+            raise where.error("a repeat count must be >= 1, e.g. x3")
+    fields: dict[str, object] = {"kind": kind, "where": where, "expect": expect, "repeat": repeat}
+    if kind in WINDOW_LAYERS:
+        fields.update(_window(kind, args, where))
+        args = args[1:]
+    elif kind == "fc":
+        if not args or not (args[0].isdigit() or args[0] == "classes"):
+            raise where.error("missing width; expected fc N (e.g. fc 500) or fc classes")
+        fields["width"] = int(args[0]) if args[0].isdigit() else "classes"
+        if fields["width"] == 0:
+            raise where.error("fc width must be >= 1")
+        args = args[1:]
+    elif kind in ("dropout", "se"):
+        if args and not args[0].startswith(tuple("abcdefghijklmnopqrstuvwxyz")):
+            fields["value"] = _number(args[0], kind, where)
+            args = args[1:]
+        elif kind == "se":
+            raise where.error("missing reduction; expected se R, e.g. se 16 (squeeze to C/16 channels)")
+        else:
+            fields["value"] = 0.5
+    options, act = _options(kind, args, where)
+    fields["options"], fields["act"] = options, act
+    if "stride" in options:
+        if fields.get("stride") is not None:
+            raise where.error("stride given twice (in the window, as /S, and as `stride`)")
+        fields["stride"] = options["stride"]
+    return Row(**fields)  # type: ignore[arg-type]
+
+
+def _number(token: str, kind: str, where: Where) -> float:
+    try:
+        if token.endswith("%"):
+            return float(token[:-1]) / 100
+        return float(token)
+    except ValueError:
+        raise where.error(f"{kind}: expected a number, got {token!r}") from None
+
+
+def _window(kind: str, args: list[str], where: Where) -> dict[str, object]:
+    conv = kind in ("conv", "separable")
+    example = {"conv": "conv 3x3@64", "separable": "separable 3x3@128", "dwconv": "dwconv 3x3",
+               "maxpool": "maxpool 2x2", "avgpool": "avgpool 2x2"}[kind]
+    m = _WINDOW.match(args[0].lower()) if args else None
+    if m is None or (conv and m.group(4) is None) or (not conv and m.group(4) is not None):
+        what = "kernel and width" if conv else "kernel"
+        got = f", got {args[0]!r}" if args else ""
+        raise where.error(f"missing {what}; expected {example} (KxK[/stride]{'@channels' if conv else ''}){got}")
+    kh = int(m.group(1))
+    kw = int(m.group(2) or kh)
+    stride = int(m.group(3)) if m.group(3) else None
+    width: int | str | None = None
+    if conv:
+        width = m.group(4) if m.group(4) == "classes" else int(m.group(4))
+        if width == 0:
+            raise where.error("the number of channels must be >= 1")
+    if min(kh, kw) < 1 or (stride is not None and stride < 1):
+        raise where.error("kernel and stride must be >= 1")
+    return {"kernel": (kh, kw), "stride": stride, "width": width}
+
+
+def _options(kind: str, args: list[str], where: Where) -> tuple[dict[str, object], str | None]:
+    allowed = OPTIONS.get(kind, {})
+    options: dict[str, object] = {}
+    act = None
+    i = 0
+    while i < len(args):
+        tok = args[i].lower()
+        tok = ALIASES.get(tok, tok) if tok in ("swish", "leakyrelu") else tok
+        if kind in ACT_OPTION_LAYERS and tok in ACTIVATIONS:
+            if act is not None:
+                raise where.error(f"two activations on one row ({act}, {tok})")
+            act = tok
+            i += 1
+            continue
+        if tok not in allowed:
+            expected = [f"{o} N" if v else o for o, v in allowed.items()]
+            if kind in ACT_OPTION_LAYERS:
+                expected.append("an activation (" + ", ".join(ACTIVATIONS) + ")")
+            names = tuple(allowed) + (ACTIVATIONS if kind in ACT_OPTION_LAYERS else ())
+            raise where.error(f"unknown option {args[i]!r} for {kind}{_hint(tok, names)}; "
+                              + (f"expected: {', '.join(expected)}" if expected else f"{kind} takes no options"))
+        if allowed[tok]:
+            if i + 1 >= len(args):
+                raise where.error(f"option {tok} needs a value, e.g. {tok} 2")
+            value = _number(args[i + 1], f"{kind} {tok}", where)
+            options[tok] = int(value) if tok not in ("alpha", "beta", "k") else value
+            if tok != "alpha" and tok != "beta" and tok != "k" and (value != int(value) or value < 0):
+                raise where.error(f"{tok} must be a non-negative integer, got {args[i + 1]!r}")
+            i += 2
+        else:
+            options[tok] = True
+            i += 1
+    if "linear" in options and act is not None:
+        raise where.error(f"`linear` (no activation) and `{act}` on one row")
+    if sum(k in options for k in ("pad", "same", "valid")) > 1:
+        raise where.error("give one of pad N, same, valid")
+    return options, act
+
+
+def _sequence_rows(node: yaml.Node, where: Where, source: str) -> tuple[Row, ...]:
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        raise where.error("expected a list of rows, e.g. [conv 3x3@64 bn relu, conv 3x3@64 bn]")
+    return tuple(r for item in node.value for r in _rows(item, source))
+
+
+def _residual(node: yaml.Node, where: Where, source: str) -> Row:
+    settings: dict[str, object] = {"shortcut": "auto", "act": "relu"}
+    if isinstance(node, yaml.MappingNode):
+        branch_node = None
+        for k, v in node.value:
+            key = str(_value(k))
+            if key == "branch":
+                branch_node = v
+            elif key in ("shortcut", "act"):
+                settings[key] = str(_value(v)).lower()
+            else:
+                raise Where(where.source, _line(k)).error(
+                    f"unknown residual key {key!r}; expected branch (a list of rows), shortcut "
+                    "(auto, identity or conv), act (an activation or none)", with_text=False)
+        if branch_node is None:
+            raise where.error("residual needs `branch:` (a list of rows)")
+        node = branch_node
+    children = _sequence_rows(node, where, source)
+    if settings["shortcut"] not in ("auto", "identity", "conv"):
+        raise where.error(f"residual shortcut must be auto, identity or conv, got {settings['shortcut']!r}")
+    act = ALIASES.get(str(settings["act"]), str(settings["act"]))
+    if act not in (*ACTIVATIONS, "none"):
+        raise where.error(f"residual act must be an activation ({', '.join(ACTIVATIONS)}) or none, got {act!r}")
+    settings["act"] = None if act == "none" else act
+    return Row(kind="residual", where=where, children=children, block=settings)
+
+
+INCEPTION_KEYS = ("1x1", "3x3", "5x5", "pool", "bn")
+
+
+def _inception(node: yaml.Node, where: Where) -> Row:
+    if not isinstance(node, yaml.MappingNode):
+        raise where.error("inception needs a mapping: {1x1: 64, 3x3: [96, 128], 5x5: [16, 32], pool: 32} "
+                          "(#1x1; #3x3 reduce, #3x3; #5x5 reduce, #5x5; pool proj)")
+    values: dict[str, object] = {}
+    for k, v in node.value:
+        key = str(_value(k)).replace("×", "x")
+        if key not in INCEPTION_KEYS:
+            raise Where(where.source, _line(k)).error(
+                f"unknown inception key {key!r}; expected: 1x1, 3x3, 5x5, pool (and bn: true)", with_text=False)
+        values[key] = _value(v)
+    missing = [k for k in ("1x1", "3x3", "5x5", "pool") if k not in values]
+    if missing:
+        raise where.error(f"inception is missing {', '.join(missing)}; expected "
+                          "{1x1: N, 3x3: [reduce, N], 5x5: [reduce, N], pool: proj}")
+    for key in ("3x3", "5x5"):
+        pair = values[key]
+        if not (isinstance(pair, list) and len(pair) == 2 and all(_count(p) for p in pair)):
+            raise where.error(f"inception {key} must be [reduce, channels] (two positive integers), got {pair!r}")
+    for key in ("1x1", "pool"):
+        if not _count(values[key], zero=True):
+            raise where.error(f"inception {key} must be a non-negative integer, got {values[key]!r}")
+    return Row(kind="inception", where=where, block=values)
+
+
+def _fire(node: yaml.Node, where: Where) -> Row:
+    value = _value(node)
+    if isinstance(value, list) and len(value) == 3:
+        value = dict(zip(("s1x1", "e1x1", "e3x3"), value, strict=True))
+    if not isinstance(value, dict) or not {"s1x1", "e1x1", "e3x3"} <= set(value) or \
+            not set(value) <= {"s1x1", "e1x1", "e3x3", "bypass"}:
+        raise where.error("fire needs {s1x1: N, e1x1: N, e3x3: N} (or [s1x1, e1x1, e3x3]); optional bypass: true")
+    for key in ("s1x1", "e1x1", "e3x3"):
+        if not _count(value[key]):
+            raise where.error(f"fire {key} must be a positive integer, got {value[key]!r}")
+    return Row(kind="fire", where=where, block=value)
+
+
+def _count(v: object, *, zero: bool = False) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if zero else v >= 1)
