@@ -65,7 +65,7 @@ def test_a_malicious_pickle_checkpoint_is_refused_and_never_runs(
     marker = tmp_path / "pwned"
     evil = tmp_path / "model.state.pt"
     with open(evil, "wb") as f:
-        pickle.dump({"format": "cnnzoo-checkpoint/1", "model": Exploit(marker)}, f)
+        pickle.dump({"format": "cnnzoo-checkpoint/1", "model": Exploit(marker)}, f, protocol=2)
     torch.save({"format": "cnnzoo-checkpoint/1", "payload": Exploit(marker)}, tmp_path / "also.pt")
     assert not marker.exists()
     for path in (evil, tmp_path / "also.pt"):

@@ -4,6 +4,8 @@
     cnnzoo eval RUN_DIR|CHECKPOINT [--data ...]              metrics of a trained model
     cnnzoo predict CHECKPOINT IMAGE|DIR... [--top-k 5]       classes of images
     cnnzoo models [PATTERN]                                  the zoo, with params and mult-adds
+    cnnzoo show MODEL [--input 3x224x224] [--depth K]        the model as its paper's table
+    cnnzoo compare MODEL... [--plot cmp.png]                 side by side, accuracy vs operations
 
 Errors a user can cause print one line (`cnnzoo: error: ...`) and exit with status 2.
 """
@@ -156,6 +158,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- show / compare ----------------------------------------------------------------------------
+def cmd_show(args: argparse.Namespace) -> int:
+    from .analysis.summary import render_show
+    print(render_show(args.model, args.input, batch=args.batch, depth=args.depth, fmt=args.format,
+                      dtype=args.dtype, optimizer=args.optimizer), end="")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .analysis.compare import render_compare
+    print(render_compare(args.models, args.plot, latency=not args.no_latency, runs=args.runs, fmt=args.format,
+                         metric=args.metric), end="")
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from .train.config import TrainConfig
@@ -207,15 +224,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mult-adds", action="store_true", help="skip counting mult-adds (faster)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("show", help="print a model as its paper's table",
+                       description="The model as the paper's table: one row per stage/block/layer (kernel/stride, "
+                                   "output size, params, mult-adds, receptive field, the paper's own columns), then "
+                                   "totals: params, mult-adds and FLOPs, parameter and activation memory for "
+                                   "inference and training, receptive field.")
+    p.add_argument("model", help="registered name or a network table .yaml")
+    p.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (default: the model's)")
+    p.add_argument("--batch", type=int, default=1, help="images per pass, for the memory figures (default: 1)")
+    p.add_argument("--depth", type=int, help="every module down to this depth (default: the paper's rows)")
+    p.add_argument("--format", choices=("text", "markdown", "csv", "json"), default="text")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                   help="element type for the memory figures")
+    p.add_argument("--optimizer", default="sgd-momentum", choices=("sgd", "sgd-momentum", "adam", "adamw"),
+                   help="optimizer state counted in the training memory")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("compare", help="compare models side by side, with the accuracy-vs-operations chart",
+                       description="Params, mult-adds, published top-1/top-5 and measured CPU latency at batch 1, "
+                                   "and (with --plot) the bubble chart of seed 000 Fig. 20 (Canziani et al.).")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("--plot", metavar="FILE.png", help="write the bubble chart there")
+    p.add_argument("--metric", choices=("top1", "top5"), default="top1", help="accuracy on the chart's y axis")
+    p.add_argument("--runs", type=int, default=5, help="timed forward passes per model (median)")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
+    p.add_argument("--format", choices=("text", "markdown"), default="text")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    warnings.formatwarning = _warning_format  # type: ignore[assignment]
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    original_format = warnings.formatwarning
+    warnings.formatwarning = _warning_format  # type: ignore[assignment]
     try:
         return int(args.func(args) or 0)
     except CnnzooError as e:
@@ -224,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnnzoo: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = original_format
 
 
 if __name__ == "__main__":

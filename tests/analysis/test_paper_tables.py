@@ -54,7 +54,8 @@ def test_googlenet_table_ops_and_params():
         checked.append(row.type)
     assert {"inception (3a)", "inception (4e)", "inception (5b)"} <= set(checked)
     assert rows["inception3a"].columns == {"#1x1": 64, "#3x3 reduce": 96, "#3x3": 128, "#5x5 reduce": 16,
-                                           "#5x5": 32, "pool proj": 32}
+                                           "#5x5": 32, "pool proj": 32,
+                                           "params (paper)": "159K", "ops (paper)": "128M"}  # printed beside ours
 
 
 def test_squeezenet_table_params_before_pruning():
@@ -107,3 +108,11 @@ def test_densenet121_output_sizes():
     first = next(r for r in s.rows if r.kernel == "7x7/2")
     assert first.output == "112x112x64"
     assert s.rows[-1].output == "1000"
+
+
+def test_googlenet_inference_parameters_leave_out_the_auxiliary_heads():
+    # Table 1's params column sums to ~6.8M; the auxiliary classifiers (training only) add ~6M more.
+    model, s = _summary("googlenet")
+    aux = sum(p.numel() for n, p in model.named_parameters() if n.startswith("aux"))
+    assert s.inference_params == s.params - aux
+    assert s.inference_params == pytest.approx(6.8e6, rel=0.05)

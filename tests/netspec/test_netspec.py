@@ -136,7 +136,7 @@ BASE = "input: 3x32x32\nlayers:\n"
     ("  - maxpool 2x2 x6\n  - fc 2\n", r"line 3 \(maxpool 2x2 x6\): input is 1x1x3: a 2x2 window"),
     ("  - conv 3x3@8 -> 30x30x8\n  - fc 2\n", r"line 3 .*: the output is 32x32x8 but the table says 30x30x8"),
     ("  - residual: {branch: [conv 3x3@8], shortcut: identity}\n  - fc 2\n",
-     r"line 3 \(residual: \.\.\.\): the branch turns 32x32x3 into 32x32x8; an identity shortcut"),
+     r"line 3 \(residual: {branch: \[conv 3x3@8\], shortcut: identity}\): the branch turns 32x32x3 into 32x32x8; an identity shortcut"),
     ("  - fc classes\n", r"line 3 \(fc classes\): the width is `classes` but the spec has no `classes:`"),
     ("  - softmax\n  - fc 2\n", r"line 3 \(softmax\): softmax can only be the last row"),
     ("  - inception: {1x1: 8, 3x3: 16}\n  - fc 2\n", r"inception is missing 5x5, pool"),
@@ -179,3 +179,15 @@ def test_grammar_details():
     valid = build_from_text("input: 1x28x28\npadding: valid\nactivation: tanh\nlayers:\n  - conv 5x5@6 x2\n  - fc 10\n")
     assert valid.features.conv2.conv.padding == (0, 0) and valid.get_classifier().in_features == 6 * 20 * 20
     assert isinstance(valid.features.conv1.act, torch.nn.Tanh) and valid.head.fc.act is None  # classifier linear
+
+
+def test_registry_entry_points():
+    from cnnzoo import create_model
+    from cnnzoo.netspec import spec_card, spec_input_size
+
+    assert spec_input_size(SEED_400) == (3, 400, 400)
+    assert spec_card(SEED_64).mean == (0.485, 0.456, 0.406)
+    model = create_model(str(SEED_64), num_classes=5)
+    assert model.num_classes == 5 and model.spec_text == SEED_64.read_text(encoding="utf-8")
+    with pytest.raises(SpecError, match="takes num_classes and in_chans, not 'drop_rate'"):
+        build_from_yaml(SEED_64, drop_rate=0.1)

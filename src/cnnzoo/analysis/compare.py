@@ -4,7 +4,8 @@
                           "squeezenet1_0"], plot_path="cmp.png"))
 
 The table gives, per model: parameters and mult-adds counted from the code (one multiply-add =
-one operation, at the card's input size, on the meta device), the figures the paper published
+one operation, at the card's input size, on the meta device; parameters of the inference network,
+so GoogLeNet's training-only auxiliary classifiers are left out), the figures the paper published
 (registry card), the published ImageNet top-1 / top-5 error (and accuracy = 100 - error), and
 the measured CPU latency at batch 1 (median of `runs` timed forward passes after `warmup` ones,
 eval mode, `torch.inference_mode`, at the card's input size, with the threads PyTorch is set to
@@ -24,8 +25,9 @@ from pathlib import Path
 
 import torch
 
-from .counting import count_mult_adds, count_params
+from .counting import build_on_meta
 from .summary import human_count
+from .trace import trace, used_params
 
 
 @dataclass(frozen=True)
@@ -73,15 +75,15 @@ def compare(names: Sequence[str], *, latency: bool = True, runs: int = 5, warmup
     out = []
     for name in names:
         card = get_entry(name).card
-        with torch.device("meta"):
-            meta = create_model(name)
+        meta = build_on_meta(name)
         size = card.input_size
         ms = None
         if latency:
             torch.manual_seed(0)
             ms = measure_latency(create_model(name), size, runs=runs, warmup=warmup)
+        tr = trace(meta, size)
         out.append(ComparedModel(
-            name=name, input_size=size, params=count_params(meta), mult_adds=count_mult_adds(meta, size),
+            name=name, input_size=size, params=used_params(tr), mult_adds=tr.flops // 2,
             published_params=card.params, published_mult_adds=card.mult_adds, top1_err=card.top1_err,
             top5_err=card.top5_err, latency_ms=ms))
     return out
@@ -119,20 +121,28 @@ def comparison_table(models: Sequence[ComparedModel], fmt: str = "text") -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_comparison(models: Sequence[ComparedModel], path: str | Path, *, title: str | None = None) -> list[str]:
+def plot_comparison(models: Sequence[ComparedModel], path: str | Path, *, title: str | None = None,
+                    metric: str = "top1") -> list[str]:
     """Write the accuracy-vs-operations bubble chart (PNG, matplotlib's Agg canvas, no display
-    needed); returns the names left off because they have no published top-1 error."""
+    needed); returns the names left off because they have no published `metric` ("top1" or
+    "top5") error."""
+    if metric not in ("top1", "top5"):
+        raise ValueError(f"metric must be top1 or top5, got {metric!r}")
+
+    def accuracy(m: ComparedModel) -> float | None:
+        return m.top1_acc if metric == "top1" else m.top5_acc
+
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    shown = [m for m in models if m.top1_acc is not None]
-    skipped = [m.name for m in models if m.top1_acc is None]
+    shown = [m for m in models if accuracy(m) is not None]
+    skipped = [m.name for m in models if accuracy(m) is None]
     fig = Figure(figsize=(8, 5.5), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     scale = 8.0  # points^2 per million parameters
     for i, m in enumerate(shown):
-        x, y = m.mult_adds / 1e9, m.top1_acc
+        x, y = m.mult_adds / 1e9, accuracy(m)
         ax.scatter([x], [y], s=max(20.0, m.params / 1e6 * scale), alpha=0.5, color=f"C{i % 10}",
                    edgecolors="black", linewidths=0.5)
         ax.annotate(m.name, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
@@ -141,7 +151,7 @@ def plot_comparison(models: Sequence[ComparedModel], path: str | Path, *, title:
     if shown:
         ax.legend(loc="lower right", fontsize=8, labelspacing=1.5, borderpad=1.0, frameon=True)
     ax.set_xlabel("mult-adds per image [G] (one multiply-add = one operation)")
-    ax.set_ylabel("ImageNet top-1 accuracy [%] (published)")
+    ax.set_ylabel(f"ImageNet {metric[:3]}-{metric[3:]} accuracy [%] (published)")
     ax.set_title(title or "Accuracy vs operations; bubble area = parameters (after Canziani et al.)")
     ax.grid(True, alpha=0.3)
     ax.margins(0.15)
@@ -152,12 +162,14 @@ def plot_comparison(models: Sequence[ComparedModel], path: str | Path, *, title:
 
 
 def render_compare(names: Sequence[str], plot_path: str | Path | None = None, *, latency: bool = True,
-                   runs: int = 5, warmup: int = 2, fmt: str = "text") -> str:
+                   runs: int = 5, warmup: int = 2, fmt: str = "text", metric: str = "top1") -> str:
     """What `cnnzoo compare` prints.
 
     `names`: registry names. `plot_path`: where to write the bubble chart (PNG); None: no chart.
     `latency`: measure CPU latency at batch 1 (builds each model for real: seconds for VGG);
     `runs` timed passes after `warmup` untimed ones, median reported. `fmt`: "text" | "markdown".
+    `metric`: the chart's accuracy, "top1" (as Canziani et al.) or "top5" (GoogLeNet's paper
+    publishes only top-5).
     """
     if not names:
         raise ValueError("compare needs at least one model name")
@@ -169,8 +181,10 @@ def render_compare(names: Sequence[str], plot_path: str | Path | None = None, *,
         notes.append(f"CPU ms: median of {runs} forward passes of one image after {warmup} warm-up passes, "
                      f"{torch.get_num_threads()} threads")
     if plot_path is not None:
-        skipped = plot_comparison(models, plot_path)
+        skipped = plot_comparison(models, plot_path, metric=metric)
         notes.append(f"chart: {plot_path}")
         if skipped:
-            notes.append(f"not on the chart (no published top-1 error): {', '.join(skipped)}")
+            other = "top5" if metric == "top1" else "top1"
+            notes.append(f"not on the chart (no published {metric[:3]}-{metric[3:]} error): {', '.join(skipped)}"
+                         f" (--metric {other} may show them)")
     return out + "\n" + "\n".join(notes) + "\n"

@@ -21,12 +21,23 @@ pass (`trace.py`, on the meta device), and splits it the way a framework spends 
   the very same Python code, so the rule is exact for eager PyTorch. With `backend="cpu"` it adds,
   at each convolution, the copies oneDNN makes of it (it convolves re-laid-out copies of the input
   and weights into a blocked output, then copies the output back): max(input + weights, output);
-- training (one step): parameters + gradients (1 x trainable parameters) + optimizer state
-  (`OPTIMIZER_STATE` x trainable parameters: SGD 0, SGD with momentum 1, Adam 2) + input + the
-  maps autograd saves for the backward pass (counted exactly, by a `saved_tensors_hooks` pass on
-  the meta device: a convolution saves its input, batch norm its input, ReLU its output, max
-  pooling its input and int64 indices, dropout its mask; tensors shared by several are counted
-  once).
+- training (one step): the parts are parameters P, gradients G (1 x trainable parameters),
+  optimizer state S (`OPTIMIZER_STATE` x trainable parameters: SGD 0, SGD with momentum 1,
+  Adam 2; it persists from step to step), the input, and the maps autograd saves for the backward
+  pass A (counted exactly, by a `saved_tensors_hooks` pass on the meta device: a convolution saves
+  its input, batch norm its input, ReLU its output, max pooling its input and int64 indices,
+  dropout its mask; a tensor saved by several is counted once). `training_sum` is the seed's
+  "everything at once": P + G + S + input + A. They do not all coexist, and `training` says when
+  they do: P + S + input + max(backward, G), where `backward` is the worst moment of a sweep over
+  the operators in reverse — when operator i is differentiated, the saved maps of operators <= i
+  are still held, the gradients of the parameters of operators >= i exist, and the gradients of
+  operator i's output and inputs are in flight (with the oneDNN copies at a CPU convolution) —
+  and G alone is the optimizer step, when every gradient exists and the saved maps are gone.
+
+Known gaps: oneDNN's backward of a convolution on a map of 2x2 or less uses a weight-gradient
+buffer of about 8 x the weights (tests keep maps >= 3x3); cuDNN's workspace and the CUDA
+allocator's 512-byte rounding are not modelled (CUDA ratios 0.93-1.00 at 224x224, 0.67 for
+LeNet-5's 1 MiB step).
 
 `measure_memory` runs the model for real and reports the peak: the bytes of parameters, buffers,
 input and optimizer state held before the pass, plus the largest amount allocated above that

@@ -48,7 +48,7 @@ from torch import nn
 
 from ..models.base import ZooModel
 from .memory import MemoryEstimate, dtype_of, optimizer_state_factor
-from .trace import Field, ModuleRecord, Trace, trace
+from .trace import Field, ModuleRecord, Trace, trace, used_params
 
 BASE_COLUMNS = ("name", "type", "kernel/stride", "output", "params", "mult-adds", "receptive field")
 NOT_COUNTED = "—"
@@ -91,6 +91,7 @@ class Summary:
     extra_columns: tuple[str, ...]
     params: int
     trainable_params: int
+    inference_params: int  # of the modules that run in eval mode (no auxiliary classifiers)
     mult_adds: int  # one forward pass of one image (the papers' figure)
     memory: MemoryEstimate
     receptive_field: Field | None  # of the last feature map (before global pooling)
@@ -115,6 +116,7 @@ class Summary:
                      for r in self.rows],
             "totals": {
                 "params": self.params, "trainable_params": self.trainable_params,
+                "inference_params": self.inference_params,
                 "mult_adds": self.mult_adds, "flops": self.flops,
                 "receptive_field": self.receptive_field.text() if self.receptive_field else None,
                 "memory_bytes": self.memory.to_dict(),
@@ -146,8 +148,9 @@ class Summary:
         c, h, w = self.input_size
         lines = [
             f"input: {self.batch} x {c}x{h}x{w} ({h}x{w}x{c}), {self.dtype}",
-            f"parameters: {self.params:,} (trainable {self.trainable_params:,}); "
-            f"parameter memory {mib(m.param_bytes)} ({self.dtype}, buffers included)",
+            f"parameters: {self.params:,} (trainable {self.trainable_params:,}"
+            + (f"; used at inference {self.inference_params:,}" if self.inference_params != self.params else "")
+            + f"); parameter memory {mib(m.param_bytes)} ({self.dtype}, buffers included)",
             f"mult-adds: {human_count(self.mult_adds)} ({self.mult_adds:,}) per image, one multiply-add = "
             f"one operation; FLOPs = 2 x mult-adds = {human_count(self.flops)}",
             f"memory, inference (batch {self.batch}): {mib(m.inference)} = parameters {mib(m.param_bytes)} + "
@@ -242,6 +245,10 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
 
 
 def _window_text(rec: ModuleRecord) -> str:
+    if not rec.windows and rec.field is not None and rec.field.is_global and rec.input_shape \
+            and len(rec.input_shape) == 4 and rec.field.before is not None and rec.field.before.map_size != (1, 1):
+        h, w = rec.input_shape[2:]  # a global pooling written as a mean: "7x7/1", as the tables print it
+        return f"{h}x{w}/1"
     if len(rec.windows) != 1:
         return ""
     _, (kh, kw), (sh, sw), (dh, dw) = rec.windows[0]
@@ -277,6 +284,8 @@ class _Rows:
         columns = dict(cols()) if callable(cols) else {}
         if getattr(m, "spec_row", None):  # a network written as a table: its row as written
             columns = {"table row": m.spec_row, **columns}
+        figures = getattr(self.model, "paper_figures", {})  # the paper's own numbers for this row
+        columns.update(figures.get(name, {}))
         kind = "+".join(type(c).__name__ for c in m.children()) if unit else type(m).__name__
         return Row(name=name, depth=depth, type=kind, kernel=_window_text(rec), output=shape_text(rec.output_shape),
                    output_shape=rec.output_shape or (), params=_unique_params(m),
@@ -345,6 +354,7 @@ def summary(model: nn.Module, input_size: tuple[int, int, int] | None = None, *,
         rows = [_per_image(r, batch) for r in rows]
     return Summary(model=_model_label(model), input_size=size, batch=batch, dtype=str(dt).removeprefix("torch."),
                    rows=tuple(rows), extra_columns=tuple(extra), params=params, trainable_params=trainable,
+                   inference_params=used_params(infer),
                    mult_adds=infer.flops // 2 // batch, memory=memory, receptive_field=infer.output_field,
                    published=_published(model), notes=tuple(notes))
 
@@ -438,11 +448,9 @@ def load_model(model: nn.Module | str | Path, *, meta: bool = True) -> nn.Module
         from ..netspec import build_from_yaml
         return build_from_yaml(text)
     from ..registry import create_model, get_entry
+    from .counting import build_on_meta
     get_entry(text)  # unknown names raise UnknownModelError with the close matches
-    if meta:
-        with torch.device("meta"):
-            return create_model(text)
-    return create_model(text)
+    return build_on_meta(text) if meta else create_model(text)
 
 
 def render_show(model: nn.Module | str | Path, input_size: tuple[int, int, int] | str | int | None = None,

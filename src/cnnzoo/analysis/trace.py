@@ -219,8 +219,6 @@ class _Tracer(TorchDispatchMode):
             return _window(f, kernel, (h / oh, w / ow), (1, 1), out_size)
         if x.dim() == 4 and (out.dim() < 4 or out_size == (1, 1)) and f.map_size != (1, 1) and \
                 packet in (aten.mean, aten.sum, aten.amax, aten.amin, aten.var_mean, aten.std_mean, aten.var):
-            if packet in (aten.mean, aten.amax):  # global average / max pooling
-                self._note_window("pool", f.map_size, (1, 1), (1, 1))
             return f.collapse()
         if packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.linear) and f.map_size != (1, 1):
             return f.collapse()  # a fully connected layer on a flattened map: kernel = the map
@@ -289,6 +287,13 @@ class _Tracer(TorchDispatchMode):
             self.grad_ops.append((index, flight, params))
         self.peak_with_workspace = max(self.peak_with_workspace, self.peak)
         return out
+
+
+def used_params(tr: Trace) -> int:
+    """Parameters of the modules that ran in the traced pass (each counted once): in eval mode,
+    a network without its training-only auxiliary classifiers."""
+    params = {id(p): p.numel() for rec in tr.records.values() for p in rec.module.parameters(recurse=False)}
+    return sum(params.values())
 
 
 def _nbytes(t: Tensor) -> int:
@@ -380,6 +385,8 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
         handles.append(mod.register_forward_pre_hook(pre_hook))
         handles.append(mod.register_forward_hook(post_hook))
     was_training = model.training
+    # a real training pass updates batch-norm statistics: keep the model's own
+    kept = {k: b.clone() for k, b in model.named_buffers()} if train and not meta else {}
     model.train(train)
     # Batch norm cannot train on one image (a 1x1 map of one image has one value per channel):
     # a training pass of 1 image runs 2 and halves the maps it finds.
@@ -403,6 +410,10 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
         for h in handles:
             h.remove()
         model.train(was_training)
+        with torch.no_grad():
+            for k, b in model.named_buffers():
+                if k in kept:
+                    b.copy_(kept[k])
     if feats is not None and feats in tracer.fields:
         output_field = tracer.fields[feats]
     else:  # the output's own field, or the map's before the global pooling that made it global

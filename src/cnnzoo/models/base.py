@@ -66,6 +66,9 @@ class ZooModel(nn.Module):
     feature_info: tuple[FeatureInfo, ...]
     classifier_path: str = "fc"
     aux_classifier_paths: tuple[str, ...] = ()  # final layers of auxiliary heads (GoogLeNet: "aux1.fc2", ...)
+    # the paper's own figures for a table row, shown by `cnnzoo show` beside the counted ones:
+    # {module name: {"params (paper)": "159K", ...}} (GoogLeNet's Table 1 prints params and ops)
+    paper_figures: dict[str, dict[str, str]] = {}
     model_name: str | None = None  # set by create_model: the registry name it was built from
     model_args: dict[str, object] = {}  # set by create_model: the overrides it was built with
 

@@ -226,6 +226,9 @@ class GoogLeNet(InceptionNet):
                                   wide_kernels=(3,) if tv else (5,), se_reduction=se_reduction, **norm)
                 chs = add(row.modules[0], block, block.out_chs)
         self._build_trunk(layers)  # (N, 1024, H/32, W/32)
+        if not tv:  # Table 1's own params / ops beside the counted ones (`cnnzoo show googlenet`)
+            self.paper_figures = {row.modules[-1]: {"params (paper)": f"{row.params:g}K", "ops (paper)": f"{row.ops:g}M"}
+                                  for row in TABLE_1 if row.params is not None and row.modules}
 
         if aux_logits:
             for name, site in AUX_ON.items():

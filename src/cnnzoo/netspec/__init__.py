@@ -82,6 +82,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..models.card import ModelCard
 from .builder import NetSpecModel
 from .parser import NetSpec, SpecError, parse_spec
 
@@ -103,25 +104,49 @@ def is_table_spec(path: str | Path) -> bool:
     return any(line.startswith("layers:") for line in head.splitlines())
 
 
-def build_from_text(text: str, *, source: str = "<text>", num_classes: int | None = None,
-                    in_chans: int | None = None) -> NetSpecModel:
-    """Build a table spec given as YAML text (`source` names it in error messages)."""
-    return NetSpecModel(parse_spec(text, source), num_classes=num_classes, in_chans=in_chans)
+_OVERRIDES = ("num_classes", "in_chans")
 
 
-def build_from_yaml(path: str | Path, *, num_classes: int | None = None, in_chans: int | None = None) -> NetSpecModel:
-    """Build the network written as a table in `path` (.yaml / .yml).
+def build_from_text(text: str, *, source: str = "<text>", **overrides: object) -> NetSpecModel:
+    """Build a table spec given as YAML text (`source` names it in error messages); the
+    overrides are those of `build_from_yaml`."""
+    unknown = sorted(set(overrides) - set(_OVERRIDES))
+    if unknown:
+        raise SpecError(f"{source}: a network written as a table takes num_classes and in_chans, "
+                        f"not {', '.join(map(repr, unknown))}")
+    return NetSpecModel(parse_spec(text, source), **overrides)  # type: ignore[arg-type]
 
-    `num_classes` replaces the classifier's width and `in_chans` the input's channels, as for any
-    zoo model. Errors are `SpecError`s (a `ConfigError`) naming the file and line.
-    """
+
+def _read(path: str | Path) -> tuple[str, str]:
     p = Path(path)
     if p.suffix.lower() not in _SUFFIXES:
         raise SpecError(f"{p}: a network table must be a .yaml or .yml file")
     if not p.is_file():
         raise SpecError(f"{p}: no such file")
-    return build_from_text(p.read_text(encoding="utf-8"), source=str(p), num_classes=num_classes, in_chans=in_chans)
+    return p.read_text(encoding="utf-8"), str(p)
+
+
+def build_from_yaml(path: str | Path, **overrides: object) -> NetSpecModel:
+    """Build the network written as a table in `path` (.yaml / .yml).
+
+    Overrides, as for any zoo model: `num_classes` (replaces the classifier's width; 0 removes
+    it) and `in_chans` (the input's channels); any other is a SpecError. Errors are `SpecError`s
+    (a `ConfigError`) naming the file and line.
+    """
+    text, source = _read(path)
+    return build_from_text(text, source=source, **overrides)
+
+
+def spec_input_size(path: str | Path) -> tuple[int, int, int]:
+    """(C, H, W) of the table's `input:` (the file is read and checked, not built)."""
+    text, source = _read(path)
+    return parse_spec(text, source).input_size
+
+
+def spec_card(path: str | Path, **overrides: object) -> ModelCard:
+    """The registry-style card of a table (input size, smallest input, mean / std, classes)."""
+    return build_from_yaml(path, **overrides).card
 
 
 __all__ = ["NetSpec", "NetSpecModel", "SpecError", "build_from_text", "build_from_yaml", "is_table_spec",
-           "parse_spec"]
+           "parse_spec", "spec_card", "spec_input_size"]

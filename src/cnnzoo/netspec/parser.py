@@ -158,7 +158,7 @@ def parse_spec(text: str, source: str = "<text>") -> NetSpec:
     layers_node = keys["layers"][1]
     if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
         raise Where(source, _line(layers_node)).error("`layers:` must be a non-empty list of rows, e.g. - conv 3x3@16")
-    rows = tuple(r for node in layers_node.value for r in _rows(node, source))
+    rows = tuple(r for node in layers_node.value for r in _rows(node, source, text))
     name = str(top.get("name") or (Path(source).stem if source != "<text>" else "netspec"))
     return NetSpec(name=name, source=source, input_size=input_size, rows=rows, classes=classes, mean=mean, std=std,
                    padding=padding, activation=activation, description=str(top.get("description") or ""),
@@ -192,8 +192,8 @@ def _hint(word: str, choices: tuple[str, ...]) -> str:
 
 
 # -- rows --------------------------------------------------------------------------------------
-def _rows(node: yaml.Node, source: str) -> list[Row]:
-    """One YAML list item -> rows ("relu+lrn" gives two)."""
+def _rows(node: yaml.Node, source: str, doc: str) -> list[Row]:
+    """One YAML list item -> rows ("relu+lrn" gives two); `doc` is the file's text."""
     line = _line(node)
     if isinstance(node, yaml.ScalarNode):
         text = str(_value(node)).strip()
@@ -207,9 +207,10 @@ def _rows(node: yaml.Node, source: str) -> list[Row]:
                 "a block row is a mapping with one key (residual, inception, fire or se), e.g. `- se: 16`")
         knode, vnode = node.value[0]
         kind = str(_value(knode)).strip().lower()
-        where = Where(source, line, f"{kind}: ...")
+        written = " ".join(doc[node.start_mark.index:node.end_mark.index].split())
+        where = Where(source, line, written if len(written) <= 70 else written[:69] + "…")
         if kind == "residual":
-            return [_residual(vnode, where, source)]
+            return [_residual(vnode, where, source, doc)]
         if kind == "inception":
             return [_inception(vnode, where)]
         if kind == "fire":
@@ -344,13 +345,13 @@ def _options(kind: str, args: list[str], where: Where) -> tuple[dict[str, object
     return options, act
 
 
-def _sequence_rows(node: yaml.Node, where: Where, source: str) -> tuple[Row, ...]:
+def _sequence_rows(node: yaml.Node, where: Where, source: str, doc: str) -> tuple[Row, ...]:
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise where.error("expected a list of rows, e.g. [conv 3x3@64 bn relu, conv 3x3@64 bn]")
-    return tuple(r for item in node.value for r in _rows(item, source))
+    return tuple(r for item in node.value for r in _rows(item, source, doc))
 
 
-def _residual(node: yaml.Node, where: Where, source: str) -> Row:
+def _residual(node: yaml.Node, where: Where, source: str, doc: str) -> Row:
     settings: dict[str, object] = {"shortcut": "auto", "act": "relu"}
     if isinstance(node, yaml.MappingNode):
         branch_node = None
@@ -367,7 +368,7 @@ def _residual(node: yaml.Node, where: Where, source: str) -> Row:
         if branch_node is None:
             raise where.error("residual needs `branch:` (a list of rows)")
         node = branch_node
-    children = _sequence_rows(node, where, source)
+    children = _sequence_rows(node, where, source, doc)
     if settings["shortcut"] not in ("auto", "identity", "conv"):
         raise where.error(f"residual shortcut must be auto, identity or conv, got {settings['shortcut']!r}")
     act = ALIASES.get(str(settings["act"]), str(settings["act"]))
