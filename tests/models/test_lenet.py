@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -80,3 +81,30 @@ def test_modern_variant_uses_relu_maxpool_and_full_c3() -> None:
     assert isinstance(m.c3[0], torch.nn.Conv2d) and m.c3[0].weight.shape == (16, 6, 5, 5)
     assert isinstance(m.s2, torch.nn.MaxPool2d)
     assert count_params(m) == 60_850 - 1516 + 2416 - 12 - 32
+
+
+@pytest.mark.parametrize("name, size", [("lenet5", 32), ("lenet5", 40)])
+def test_folded_forward_equals_the_layer_by_layer_forward(name: str, size: int) -> None:
+    torch.manual_seed(0)
+    model = cnnzoo.create_model(name).double()
+    x = torch.randn(3, 1, size, size, dtype=torch.float64)
+    folded = model(x)  # no hooks: the folded path
+    grads = torch.autograd.grad(folded.square().sum(), list(model.parameters()))
+    handle = model.c1.register_forward_hook(lambda *_: None)  # a hook forces the layer-by-layer path
+    layered = model(x)
+    reference = torch.autograd.grad(layered.square().sum(), list(model.parameters()))
+    handle.remove()
+    torch.testing.assert_close(folded, layered)
+    for (n, _), a, b in zip(model.named_parameters(), grads, reference, strict=True):
+        torch.testing.assert_close(a, b, msg=n)
+    assert torch.equal(model.forward_head(model.forward_features(x)), layered)
+
+
+def test_full_conv_is_a_conv() -> None:
+    from cnnzoo.layers.conv import FullConv2d
+    torch.manual_seed(0)
+    conv = FullConv2d(16, 120, 5)
+    for size in (5, 7):
+        x = torch.randn(2, 16, size, size)
+        torch.testing.assert_close(conv(x), F.conv2d(x, conv.weight, conv.bias))
+        torch.testing.assert_close(conv(x.contiguous(memory_format=torch.channels_last)), F.conv2d(x, conv.weight, conv.bias))

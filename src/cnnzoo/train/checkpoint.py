@@ -2,11 +2,14 @@
 
     checkpoints/best.safetensors   weights + metadata (model name and arguments, classes,
     checkpoints/best.json          normalisation, input size, metrics, epoch); the .json is the
-    checkpoints/last.safetensors   same metadata, for people and scripts
-    checkpoints/last.json
+                                   same metadata, for people and scripts; written whenever
+                                   validation improves
     checkpoints/last.state.pt      everything a resume needs: model, optimizer, scheduler,
                                    scaler, RNG states, epoch, best metric (tensors and plain
-                                   data only: it loads with torch.load(weights_only=True))
+                                   data only: it loads with torch.load(weights_only=True));
+                                   written after every epoch
+    checkpoints/last.safetensors   the last epoch's weights + metadata, written when the run
+    checkpoints/last.json          ends (during a run, last.state.pt holds them)
 
 Every file is written atomically: to a temporary file in the same folder, flushed and fsynced,
 then `os.replace`d over the old one, and the folder fsynced; a kill at any moment leaves the

@@ -1,5 +1,9 @@
 """The training configuration: one frozen dataclass, filled from flags and/or a YAML file.
 
+The defaults are the default job's (LeNet-5 on the bundled digits: 100 epochs of batch 512,
+SGD + Nesterov momentum at lr 0.2 with a cosine schedule, ~99% test accuracy in ~12 s on two
+CPU cores); set epochs, batch size and lr for other models and data.
+
 `cnnzoo train --help` lists these fields as flags; `--config FILE.yaml` takes the same keys
 (with '-' or '_'); a run folder's `config.yaml` holds the resolved values and loads back.
 """
@@ -34,10 +38,10 @@ class TrainConfig:
     strict: bool = _f(False, "make unreadable or corrupt image files an error instead of skipping them",
                       "model and data")
     # optimisation
-    epochs: int = _f(60, "number of epochs", "optimisation")
-    batch_size: int = _f(128, "images per step per process", "optimisation")
+    epochs: int = _f(100, "number of epochs", "optimisation")
+    batch_size: int = _f(512, "images per step per process", "optimisation")
     optimizer: Literal["sgd", "adamw"] = _f("sgd", "SGD with momentum, or AdamW", "optimisation")
-    lr: float = _f(0.05, "peak learning rate", "optimisation")
+    lr: float = _f(0.2, "peak learning rate", "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")

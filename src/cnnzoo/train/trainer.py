@@ -35,6 +35,7 @@ from ..registry import create_model, model_input_size
 from . import checkpoint as ckpt
 from . import distributed as dist
 from .config import TrainConfig
+from .cpu import tune_for_training
 from .evaluate import evaluate
 from .metrics import MetricAccumulator, Metrics
 from .optim import build_optimizer, build_scheduler
@@ -99,7 +100,7 @@ class Trainer:
         self.verbose = self.dist.is_main and not cfg.quiet
         torch.manual_seed(cfg.seed)
         if self.device.type == "cpu":
-            torch.set_flush_denormal(True)  # denormal floats (tiny activations/gradients) cost ~100x on CPUs
+            tune_for_training()
         # model geometry first: image folders are decoded straight to the model's input size
         chans, height, _ = model_input_size(cfg.model)
         size = cfg.img_size or height
@@ -259,6 +260,9 @@ class Trainer:
     def _run(self) -> RunResult:
         cfg = self.cfg
         self._start_outputs()
+        if self.dist.is_main:
+            from .report import preload_in_background
+            preload_in_background()
         if self.verbose:
             print(self._banner(), file=self.out, flush=True)
         while self.epoch < cfg.epochs:
@@ -347,14 +351,17 @@ class Trainer:
                 split, _, metric = key.partition("_")
                 self.writer.add_scalar(f"{split}/{metric}" if metric else key, value, self.epoch)
         self.writer.flush()
-        meta = model_meta(self.model, self.data, self.pipeline, self.cfg)
-        meta.update(epoch=self.epoch, metrics={k: v for k, v in row.items() if k != "epoch"})
         folder = self.run_dir / "checkpoints"
-        state = self.model.state_dict()
         if improved:
-            ckpt.save_weights(folder / "best.safetensors", state, meta)
-        ckpt.save_weights(folder / "last.safetensors", state, meta)
+            ckpt.save_weights(folder / "best.safetensors", self.model.state_dict(), self._epoch_meta())
+        # the resume point; the last weights as .safetensors are written once, at the end
         ckpt.save_state(folder / "last.state.pt", self._state(rng_states))
+
+    def _epoch_meta(self) -> dict[str, Any]:
+        meta = model_meta(self.model, self.data, self.pipeline, self.cfg)
+        row = self.history[-1] if self.history else {}
+        meta.update(epoch=self.epoch, metrics={k: v for k, v in row.items() if k != "epoch"})
+        return meta
 
     def _write_csv(self) -> None:
         keys: list[str] = []
@@ -368,6 +375,9 @@ class Trainer:
         ckpt.atomic_write(self.run_dir / "metrics.csv", lambda f: f.write(buf.getvalue().encode()))
 
     def _finish(self) -> RunResult:
+        if self.dist.is_main:  # the model still holds the last epoch's weights
+            ckpt.save_weights(self.run_dir / "checkpoints" / "last.safetensors", self.model.state_dict(),
+                              self._epoch_meta())
         if self.best_state is None:  # resumed, and no better epoch since: the best is on rank 0's disk
             state = ckpt.load_weights(self.run_dir / "checkpoints" / "best.safetensors")[0] if self.dist.is_main else None
             self.best_state = dist.broadcast_object(state)  # type: ignore[assignment]
