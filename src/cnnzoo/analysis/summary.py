@@ -163,8 +163,9 @@ class Summary:
             f"all maps of the forward pass (seed 001's sum, batch {self.batch}): {mib(m.all_maps_bytes)}",
         ]
         if self.receptive_field is not None:
-            lines.append(f"receptive field of the output: {self.receptive_field.text()} pixels "
-                         f"(of the last feature map, before global pooling)")
+            field = self.receptive_field.text()
+            field = "the whole input" if field == "global" else f"{field} pixels"
+            lines.append(f"receptive field of the output: {field} (of the last feature map, before global pooling)")
         if self.published:
             parts = []
             if "params" in self.published:

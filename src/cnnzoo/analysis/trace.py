@@ -70,11 +70,13 @@ class Field:
         h, w = (int(round(v)) for v in self.size)
         return str(h) if h == w else f"{h}x{w}"
 
-    def collapse(self, kernel: tuple[float, float] | None = None) -> Field:
-        """The field after a window of `kernel` map pixels (default: the whole map)."""
+    def collapse(self, kernel: tuple[float, float] | None = None, *, pooled: bool = True) -> Field:
+        """The field after a window of `kernel` map pixels (default: the whole map). `pooled`:
+        the map's positions are pooled away ("global"); a fully connected layer over the map is
+        rather a convolution whose kernel is the map (LeNet-5's C5): its field stays a size."""
         kh, kw = kernel if kernel is not None else self.map_size
         size = (self.size[0] + (kh - 1) * self.jump[0], self.size[1] + (kw - 1) * self.jump[1])
-        return Field(size, self.jump, (1, 1), True, self)
+        return Field(size, self.jump, (1, 1), pooled, self if pooled else None)
 
 
 def _pair(v: object, default: tuple[int, int] | None = None) -> tuple[int, int]:
@@ -221,7 +223,7 @@ class _Tracer(TorchDispatchMode):
                 packet in (aten.mean, aten.sum, aten.amax, aten.amin, aten.var_mean, aten.std_mean, aten.var):
             return f.collapse()
         if packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm, aten.linear) and f.map_size != (1, 1):
-            return f.collapse()  # a fully connected layer on a flattened map: kernel = the map
+            return f.collapse(pooled=False)  # a fully connected layer on a flattened map: kernel = the map
         if packet in (aten.upsample_nearest2d, aten.upsample_bilinear2d) and out_size:
             sh, sw = f.map_size[0] / out_size[0], f.map_size[1] / out_size[1]
             return Field(f.size, (f.jump[0] * sh, f.jump[1] * sw), out_size)

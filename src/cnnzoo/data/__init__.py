@@ -48,7 +48,7 @@ class DataBundle:
 
 def load_data(data: str, *, size: int, seed: int = 0, data_dir: str | Path = "data", download: bool = True,
               val_fraction: float = 0.1, test_fraction: float = 0.2, strict: bool = False,
-              memory_budget: int = MEMORY_BUDGET) -> DataBundle:
+              memory_budget: int | None = None) -> DataBundle:
     """Load a built-in data set by name, or an image folder by path (images resized to `size`)."""
     if data in BUILTIN:
         return _load_builtin(data, seed=seed, root=Path(data_dir).expanduser(), download=download,
@@ -57,7 +57,7 @@ def load_data(data: str, *, size: int, seed: int = 0, data_dir: str | Path = "da
     if not path.exists() and "/" not in data and "\\" not in data:
         raise DataError(f"unknown data set {data!r}: expected one of {', '.join(BUILTIN)} or a path to an image folder")
     return _load_folder(path, size=size, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                        strict=strict, memory_budget=memory_budget)
+                        strict=strict, memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
 
 
 def _load_builtin(name: str, *, seed: int, root: Path, download: bool, val_fraction: float,

@@ -62,7 +62,5 @@ def full_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """A valid, stride-1 convolution; a matrix product when the kernel covers the whole input."""
     if x.shape[-2:] != weight.shape[-2:]:
         return nn.functional.conv2d(x, weight, bias)
-    # flatten in (H, W, C) order: free for channels-last maps, and the weight is permuted to match
-    w = weight.permute(0, 2, 3, 1).reshape(len(weight), -1)
-    out = nn.functional.linear(x.permute(0, 2, 3, 1).reshape(len(x), -1), w, bias)
+    out = nn.functional.linear(x.reshape(len(x), -1), weight.reshape(len(weight), -1), bias)  # (N, out)
     return out.view(len(x), len(weight), 1, 1)
