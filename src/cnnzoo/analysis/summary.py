@@ -257,6 +257,15 @@ def _window_text(rec: ModuleRecord) -> str:
     return text + (f" d{dh}" if dh > 1 else "")
 
 
+def _conv_text(m: nn.Module) -> str:
+    """A convolution computed as a matrix product (LeNet-5's C5 on a 5x5 map) still has its kernel."""
+    convs = [c for c in m.modules() if isinstance(c, nn.Conv2d)]
+    if len(convs) != 1:
+        return ""
+    (kh, kw), (sh, sw) = convs[0].kernel_size, convs[0].stride
+    return f"{kh}x{kw}/{sh}" if sh == sw else f"{kh}x{kw}/{sh}x{sw}"
+
+
 def _is_identity(m: nn.Module) -> bool:
     return isinstance(m, nn.Identity) or (type(m) is nn.Sequential and len(m) == 0)
 
@@ -288,7 +297,8 @@ class _Rows:
         figures = getattr(self.model, "paper_figures", {})  # the paper's own numbers for this row
         columns.update(figures.get(name, {}))
         kind = "+".join(type(c).__name__ for c in m.children()) if unit else type(m).__name__
-        return Row(name=name, depth=depth, type=kind, kernel=_window_text(rec), output=shape_text(rec.output_shape),
+        return Row(name=name, depth=depth, type=kind, kernel=_window_text(rec) or _conv_text(m),
+                   output=shape_text(rec.output_shape),
                    output_shape=rec.output_shape or (), params=_unique_params(m),
                    mult_adds=rec.flops // 2 if rec.flops else None,
                    receptive_field=rec.field.text() if rec.field else "", columns=columns)
