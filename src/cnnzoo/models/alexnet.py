@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..registry import register_model
-from .base import FeatureInfo, ZooModel
+from .base import FeatureInfo, ZooModel, check_common_args
 from .card import IMAGENET_MEAN, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -135,16 +135,6 @@ def fc_layers(in_features: int, widths: tuple[int, ...], *, drop_rate: float, dr
     return nn.Sequential(layers)
 
 
-def check_head_args(num_classes: int, in_chans: int, drop_rate: float) -> None:
-    """ConfigError for arguments every classifier of this kind shares."""
-    if num_classes < 0:
-        raise ConfigError(f"num_classes must be >= 0, got {num_classes}")
-    if in_chans < 1:
-        raise ConfigError(f"in_chans must be >= 1, got {in_chans}")
-    if not 0.0 <= drop_rate < 1.0:
-        raise ConfigError(f"drop_rate must be in [0, 1), got {drop_rate}")
-
-
 class FCHeadNet(ZooModel):
     """A convolutional trunk followed by the pre-GAP head of AlexNet and VGG: adaptive average
     pooling to the map size the first FC layer was designed for, the hidden FC layers
@@ -199,7 +189,7 @@ class AlexNet(FCHeadNet):
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, convs: tuple[ConvRow, ...] = PAPER_CONVS,
                  towers: int = 2, drop_rate: float = 0.5, dropout_first: bool = False, paper_init: bool = True) -> None:
         super().__init__()
-        check_head_args(num_classes, in_chans, drop_rate)
+        check_common_args(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
         if towers < 1:
             raise ConfigError(f"towers must be >= 1, got {towers}")
         for row in convs:

@@ -149,3 +149,28 @@ def make_classifier(old: nn.Module, in_features: int, num_classes: int) -> nn.Mo
 def global_pool(x: Tensor) -> Tensor:
     """Global average pooling: (N, C, H, W) -> (N, C)."""
     return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+
+def check_common_args(*, num_classes: int, in_chans: int, drop_rate: float = 0.0) -> None:
+    """ValueError (a ConfigError) for the constructor arguments every classifier shares."""
+    from ..errors import ConfigError
+    if num_classes < 0:
+        raise ConfigError(f"num_classes must be >= 0, got {num_classes}")
+    if in_chans < 1:
+        raise ConfigError(f"in_chans must be >= 1, got {in_chans}")
+    if not 0.0 <= drop_rate < 1.0:
+        raise ConfigError(f"drop_rate must be in [0, 1), got {drop_rate}")
+
+
+def he_init(model: nn.Module) -> None:
+    """He et al. 2015 ("Delving deep into rectifiers") initialisation, as the ResNet family and
+    torchvision use it: convolution weights N(0, 2 / fan_out), convolution biases 0, batch-norm
+    scale 1 and shift 0. Nothing to do on the meta device (and `normal_` there costs seconds)."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d) and not m.weight.is_meta:
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine and not m.weight.is_meta:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -31,6 +31,7 @@ from torch import nn
 from ..layers.conv import ConvNormAct
 from ..layers.inception_v1 import Inception, SeparableStem
 from ..registry import register_model
+from .base import he_init
 from .card import ModelCard, Paper
 from .googlenet import InceptionNet, TableRow
 
@@ -135,9 +136,7 @@ class BNInception(InceptionNet):
         self._build_trunk(layers)  # (N, 1024, H/32, W/32)
         self.dropout = nn.Dropout(drop_rate)
         self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()  # (N, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        he_init(self)
 
 
 register_model("bn_inception", BNInception, ModelCard(

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ..layers.dense_block import DenseBlock, Transition
 from ..registry import register_model
-from .base import FeatureInfo, ZooModel, global_pool
+from .base import FeatureInfo, ZooModel, global_pool, he_init
 from .card import ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -146,16 +146,9 @@ class DenseNet(ZooModel):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        if self.features.conv0.weight.is_meta:  # nothing to fill (and meta normal_ imports torch._dynamo: seconds)
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        he_init(self)
+        if isinstance(self.classifier, nn.Linear) and not self.classifier.bias.is_meta:
+            nn.init.zeros_(self.classifier.bias)
 
     def forward_features(self, x: Tensor) -> Tensor:  # (N, C, 224, 224) -> (N, F, 7, 7)
         return self.features(x)

@@ -40,7 +40,7 @@ from ..layers.inception_modules import (
     stage_ends,
 )
 from ..registry import register_model
-from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool
+from .base import AuxOutputs, FeatureInfo, ZooModel, check_common_args, global_pool
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -116,12 +116,7 @@ INCEPTION_V3 = (
 
 
 def _check(num_classes: int, in_chans: int, drop_rate: float, se_reduction: int | None) -> None:
-    if num_classes < 0:
-        raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-    if in_chans < 1:
-        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
-    if not 0.0 <= drop_rate < 1.0:
-        raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+    check_common_args(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
     if se_reduction is not None and se_reduction < 1:
         raise ValueError(f"se_reduction must be >= 1 (or None for no SE blocks), got {se_reduction}")
 

@@ -27,7 +27,7 @@ from ..layers.residual import (BasicBlock, BlockDesign, Bottleneck, PostActBlock
                                ResidualStage, Shortcut, Stem)
 from ..models.pretrained import StateDict, register_weight_mapping
 from ..registry import register_model
-from .base import FeatureInfo, ZooModel, global_pool
+from .base import FeatureInfo, ZooModel, global_pool, he_init
 from .card import ModelCard, Paper, Weights
 
 PAPER = Paper("Deep Residual Learning for Image Recognition", "K. He, X. Zhang, S. Ren, J. Sun", 2015, "1512.03385")
@@ -106,12 +106,7 @@ class ResidualNetwork(ZooModel):
         self.feature_info = tuple(infos)
         self.head_drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.fc = nn.Linear(chs, num_classes) if num_classes else nn.Identity()
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
 
     @property
     def stages(self) -> list[ResidualStage]:

@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..registry import register_model
-from .alexnet import FCHeadNet, LocalResponseNorm, check_head_args, conv_block
-from .base import FeatureInfo
+from .alexnet import FCHeadNet, LocalResponseNorm, conv_block
+from .base import FeatureInfo, check_common_args
 from .card import ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -116,7 +116,7 @@ class VGG(FCHeadNet):
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, config: Config = "D", batch_norm: bool = False,
                  drop_rate: float = 0.5) -> None:
         super().__init__()
-        check_head_args(num_classes, in_chans, drop_rate)
+        check_common_args(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
         if config not in CONFIGS:
             raise ConfigError(f"VGG config must be one of {', '.join(CONFIGS)}, got {config!r}")
         self.num_classes, self.in_chans, self.config = num_classes, in_chans, config

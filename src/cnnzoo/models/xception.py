@@ -28,7 +28,7 @@ from ..layers.attention import attention
 from ..layers.conv import ConvNormAct
 from ..layers.separable import SeparableConvNormAct
 from ..registry import register_model
-from .base import FeatureInfo, ZooModel, global_pool
+from .base import FeatureInfo, ZooModel, global_pool, he_init
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -137,9 +137,7 @@ class Xception(ZooModel):
             FeatureInfo("middle_flow", MIDDLE_FLOW[-1].widths[-1], 16),
             FeatureInfo("exit_flow", chs, 32),
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        he_init(self)
 
     def forward_features(self, x: Tensor) -> Tensor:  # (N, C, 299, 299) -> (N, 2048, 10, 10)
         x = self.conv2(self.conv1(x))
