@@ -110,3 +110,25 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([cmd, "--help"])
         assert e.value.code == 0
         assert "usage: cnnzoo " + cmd in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("table", ["seed002_64x64.yaml", "seed002_400x400.yaml"])
+def test_seed_002_table_networks_train_show_and_eval_through_the_cli(
+        table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import ROOT
+    spec = ROOT / "examples" / "tables" / table
+    for c, colour in enumerate(((220, 40, 40), (40, 40, 220))):
+        (tmp_path / "faces" / f"class{c}").mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (80, 60), tuple(v + 7 * i for v in colour)).save(tmp_path / "faces" / f"class{c}" / f"{i}.png")
+    assert main(["show", str(spec)]) == 0
+    assert "table row" in capsys.readouterr().out
+    assert main(["train", "--model", str(spec), "--data", str(tmp_path / "faces"), "--epochs", "1", "--batch-size", "4",
+                 "--val-fraction", "0", "--test-fraction", "0.25", "--output", str(tmp_path), "--name", "t",
+                 "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    meta = json.loads((tmp_path / "t" / "checkpoints" / "best.json").read_text())
+    assert meta["model_spec"] and meta["classes"] == ["class0", "class1"]
+    # eval rebuilds the network from the table text the checkpoint carries, not from the file
+    assert main(["eval", str(tmp_path / "t"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] == pytest.approx(trained["top1"])
