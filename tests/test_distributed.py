@@ -12,7 +12,7 @@ from pathlib import Path
 def test_two_process_torchrun_trains_and_writes_one_checkpoint_set(tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on two cores
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          "-m", "cnnzoo", "train", "--epochs", "2", "--output", str(tmp_path), "--name", "ddp", "--json"],
         env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
