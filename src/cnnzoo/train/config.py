@@ -1,6 +1,6 @@
 """The training configuration: one frozen dataclass, filled from flags and/or a YAML file.
 
-The defaults are the default job's (LeNet-5 on the bundled digits: 100 epochs of batch 512,
+The defaults are the default job's (LeNet-5 on the bundled digits: 80 epochs of batch 512,
 SGD + Nesterov momentum at lr 0.2 with a cosine schedule, ~99% test accuracy in ~12 s on two
 CPU cores); set epochs, batch size and lr for other models and data.
 
@@ -38,7 +38,7 @@ class TrainConfig:
     strict: bool = _f(False, "make unreadable or corrupt image files an error instead of skipping them",
                       "model and data")
     # optimisation
-    epochs: int = _f(100, "number of epochs", "optimisation")
+    epochs: int = _f(80, "number of epochs", "optimisation")
     batch_size: int = _f(512, "images per step per process", "optimisation")
     optimizer: Literal["sgd", "adamw"] = _f("sgd", "SGD with momentum, or AdamW", "optimisation")
     lr: float = _f(0.2, "peak learning rate", "optimisation")

@@ -6,18 +6,6 @@ from pathlib import Path
 from typing import Any
 
 
-def preload_in_background() -> None:
-    """Import matplotlib (~1 s) in a thread while training runs: the training steps release the
-    GIL inside PyTorch's kernels, so the figures at the end start without waiting for it."""
-    import threading
-
-    def load() -> None:
-        import matplotlib.backends.backend_agg  # noqa: F401
-        import matplotlib.figure  # noqa: F401
-
-    threading.Thread(target=load, name="cnnzoo-preload-matplotlib", daemon=True).start()
-
-
 def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

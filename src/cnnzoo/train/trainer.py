@@ -169,14 +169,16 @@ class Trainer:
     def _new_run_dir(self) -> Path:
         cfg = self.cfg
         if cfg.name:
-            name = cfg.name
-        else:
-            data_name = Path(cfg.data).name if cfg.data not in ("digits",) else cfg.data
-            name = f"{Path(cfg.model).stem}-{data_name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run_dir = Path(cfg.output) / name
-        if (run_dir / "checkpoints").exists():
-            raise ConfigError(f"run folder {run_dir} already holds a run; choose another --name, "
-                              f"or continue it with --resume {run_dir}")
+            run_dir = Path(cfg.output) / cfg.name
+            if (run_dir / "checkpoints").exists():
+                raise ConfigError(f"run folder {run_dir} already holds a run; choose another --name, "
+                                  f"or continue it with --resume {run_dir}")
+        else:  # <model>-<data>-<time>, with -2, -3... when runs start within the same second
+            stem = f"{Path(cfg.model).stem}-{Path(cfg.data).name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            run_dir, k = Path(cfg.output) / stem, 1
+            while run_dir.exists():
+                k += 1
+                run_dir = Path(cfg.output) / f"{stem}-{k}"
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         return run_dir
 
@@ -260,9 +262,6 @@ class Trainer:
     def _run(self) -> RunResult:
         cfg = self.cfg
         self._start_outputs()
-        if self.dist.is_main:
-            from .report import preload_in_background
-            preload_in_background()
         if self.verbose:
             print(self._banner(), file=self.out, flush=True)
         while self.epoch < cfg.epochs:
