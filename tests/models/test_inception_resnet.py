@@ -13,7 +13,7 @@ from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot
 from cnnzoo.layers.inception_modules import InceptionResNetBlock
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
-from test_inception_v3 import he_init  # a sibling test module (tests/models is on sys.path)
+from parity import randomise
 
 
 def meta_model(name: str, **kw: object) -> nn.Module:
@@ -113,7 +113,7 @@ def test_released_v2_params_and_parity_with_timm() -> None:
     assert count_params(meta_model("inception_resnet_v2_timm")) == count_params(tm_meta) == 55_843_464
     torch.manual_seed(0)
     x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
-    tm = he_init(timm.create_model("inception_resnet_v2", pretrained=False, num_classes=10))
+    tm = randomise(timm.create_model("inception_resnet_v2", pretrained=False, num_classes=10))
     ours = cnnzoo.create_model("inception_resnet_v2_timm", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_resnet_v2_timm", "timm")(tm.state_dict()), source="test")
     with torch.no_grad():

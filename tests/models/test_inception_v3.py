@@ -14,6 +14,7 @@ from cnnzoo.layers.attention import AttentionSlot, SqueezeExcite, add_squeeze_ex
 from cnnzoo.layers.inception_modules import InceptionModule
 from cnnzoo.models.base import AuxOutputs
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
+from parity import randomise
 
 # Output channels of the 11 Inception modules (Table 1 grids: 3 at 35x35, the Fig. 10 reduction and
 # 4 at 17x17, the second reduction and 2 at 8x8), where SE-Inception puts its SE blocks (SE Fig. 2).
@@ -30,19 +31,6 @@ def meta_model(name: str = "inception_v3", **kw: object) -> nn.Module:
 def se_params(c: int, r: int = 16) -> int:
     """One SE block: C -> C/r -> C with biases: 2 C (C/r) + C/r + C."""
     return 2 * c * (c // r) + c // r + c
-
-
-def he_init(model: nn.Module) -> nn.Module:
-    """He-normal convs and random BN affines / running statistics: a randomly initialised library model
-    whose eval-mode logits are O(1) (its own init gives 1e8 or 1e-2), with every BN tensor exercised."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            for t, low, high in ((m.weight, 0.5, 1.5), (m.running_var, 0.5, 1.5), (m.bias, -0.1, 0.1),
-                                 (m.running_mean, -0.1, 0.1)):
-                nn.init.uniform_(t, low, high)
-    return model.eval()
 
 
 def test_params_equal_torchvision() -> None:
@@ -69,7 +57,7 @@ def test_parity_with_torchvision() -> None:
     torch.manual_seed(0)
     x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
     tv = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False, num_classes=10)
-    he_init(tv)
+    randomise(tv)
     ours = cnnzoo.create_model("inception_v3", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_v3", "torchvision")(tv.state_dict()), source="test")
     with torch.no_grad():

@@ -11,7 +11,7 @@ from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot
 from cnnzoo.models.inception_v4 import REDUCTION_A
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
-from test_inception_v3 import he_init  # a sibling test module (tests/models is on sys.path)
+from parity import randomise
 
 
 def meta_model(name: str = "inception_v4", **kw: object) -> nn.Module:
@@ -34,7 +34,7 @@ def test_params_and_mult_adds_equal_timm() -> None:
 def test_parity_with_timm() -> None:
     torch.manual_seed(0)
     x = torch.randn(2, 3, 75, 75, generator=torch.Generator().manual_seed(1))
-    tm = he_init(timm.create_model("inception_v4", pretrained=False, num_classes=10))
+    tm = randomise(timm.create_model("inception_v4", pretrained=False, num_classes=10))
     ours = cnnzoo.create_model("inception_v4", num_classes=10)
     assign_state_dict(ours, weight_mapping("inception_v4", "timm")(tm.state_dict()), source="test")
     with torch.no_grad():

@@ -14,6 +14,7 @@ from cnnzoo.layers.attention import SqueezeExcite, add_squeeze_excite
 from cnnzoo.layers.residual import BasicBlock, BlockDesign, Bottleneck, PreActBottleneck, make_shortcut
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
 from cnnzoo.models.resnet import ResNet
+from parity import logits_difference
 
 TV_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
              "resnet101": 44_549_160, "resnet152": 60_192_808}  # torchvision's num_params
@@ -39,21 +40,6 @@ def conv(k: int, c_in: int, c_out: int) -> int:
 
 def bn(c: int) -> int:
     return 2 * c  # scale and shift
-
-
-def logits_difference(name: str, theirs: torch.nn.Module, library: str, size: int = 32) -> float:
-    """Max |logits difference| of model `name` loaded with `theirs`' (random) weights by the registered mapping.
-
-    Ours is built on the meta device and materialised uninitialised: every tensor is then loaded
-    (`assign_state_dict` refuses missing keys), and the test skips a second random init.
-    """
-    with torch.device("meta"):
-        ours = cnnzoo.create_model(name)
-    ours.to_empty(device="cpu")
-    assign_state_dict(ours, weight_mapping(name, library)(theirs.state_dict()), source="test")
-    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        return (ours.eval()(x) - theirs.eval()(x)).abs().max().item()
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])

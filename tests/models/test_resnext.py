@@ -8,7 +8,7 @@ import torchvision
 
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
-from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
+from parity import logits_difference
 
 LIBRARY_PARAMS = {"resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,  # torchvision's
                   "resnext101_64x4d": 83_455_272, "resnext101_32x4d": 44_177_704}  # ... and timm's
@@ -17,16 +17,6 @@ LIBRARY_PARAMS = {"resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,
 def _meta(name: str) -> torch.nn.Module:
     with torch.device("meta"):
         return cnnzoo.create_model(name)
-
-
-def _parity(name: str, theirs: torch.nn.Module, library: str) -> float:
-    with torch.device("meta"):
-        ours = cnnzoo.create_model(name)
-    ours.to_empty(device="cpu")  # every tensor is loaded below (assign_state_dict refuses missing keys)
-    assign_state_dict(ours, weight_mapping(name, library)(theirs.state_dict()), source="test")
-    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        return (ours.eval()(x) - theirs.eval()(x)).abs().max().item()
 
 
 @pytest.mark.parametrize("name", LIBRARY_PARAMS)
@@ -55,10 +45,10 @@ def test_table_1_figures() -> None:
 @pytest.mark.parametrize("name", ["resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d"])
 def test_parity_with_torchvision(name: str) -> None:
     torch.manual_seed(0)
-    assert _parity(name, getattr(torchvision.models, name)(weights=None), "torchvision") <= 1e-4
+    assert logits_difference(name, getattr(torchvision.models, name)(weights=None), "torchvision") <= 1e-4
 
 
 def test_parity_with_timm() -> None:
     timm = pytest.importorskip("timm")
     torch.manual_seed(0)
-    assert _parity("resnext101_32x4d", timm.create_model("resnext101_32x4d", pretrained=False), "timm") <= 1e-4
+    assert logits_difference("resnext101_32x4d", timm.create_model("resnext101_32x4d", pretrained=False), "timm") <= 1e-4

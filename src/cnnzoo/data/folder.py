@@ -25,7 +25,6 @@ from torch.utils.data import Dataset
 
 from ..errors import DataError
 from .images import BadImage, is_grey, load_image, open_image, read_image
-from .splits import TensorSplit
 
 SPLIT_NAMES = ("train", "val", "test")
 _THREADS = min(8, (os.cpu_count() or 2) * 2)

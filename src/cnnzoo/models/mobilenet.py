@@ -30,7 +30,6 @@ Totals at width multiplier 1.0 and 224x224: 4.2M parameters, 569M mult-adds (Tab
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal

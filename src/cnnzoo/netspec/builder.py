@@ -17,7 +17,7 @@ from ..layers.inception_v1 import Inception
 from ..models.base import FeatureInfo, ZooModel, global_pool
 from ..models.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper
 from .blocks import Conv, FullyConnected, GlobalAvgPool, Residual, Separable, Softmax
-from .parser import ACTIVATIONS, NetSpec, Row, SpecError, Where
+from .parser import ACTIVATIONS, NetSpec, Row, SpecError
 
 Shape = tuple[int, ...]  # (C, H, W) for a map, (F,) for a vector
 

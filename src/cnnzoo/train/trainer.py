@@ -37,7 +37,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
 from .evaluate import evaluate
-from .metrics import MetricAccumulator, Metrics
+from .metrics import Metrics
 from .optim import build_optimizer, build_scheduler
 from .progress import EpochProgress
 from .provenance import collect as collect_provenance
