@@ -1,0 +1,65 @@
+"""`cnnzoo eval RUN_DIR|CHECKPOINT`: metrics of a trained model on its data (or --data)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+from ._common import print_summary
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import load_data
+    from ..data.loaders import BatchSource
+    from ..train.evaluate import evaluate
+    from ..train.inference import load_checkpoint
+    from ..train.report import plot_confusion
+    from ..train.trainer import pick_device
+    device = pick_device(args.device)
+    loaded = load_checkpoint(args.checkpoint, device=device)
+    cfg = loaded.meta.get("config", {})
+    data_name = args.data or cfg.get("data") or loaded.meta.get("data", {}).get("name")
+    if data_name is None:
+        raise ConfigError("the checkpoint does not say which data it was trained on: pass --data")
+    data = load_data(data_name, size=loaded.pipeline.out_size[0], seed=cfg.get("seed", 0),
+                     data_dir=args.data_dir or cfg.get("data_dir", "data"), download=cfg.get("download", True),
+                     val_fraction=cfg.get("val_fraction", 0.1), test_fraction=cfg.get("test_fraction", 0.2),
+                     strict=args.strict)
+    if data.classes != loaded.classes:
+        raise ConfigError(f"{data_name} has classes {list(data.classes)[:10]} but the model was trained on "
+                          f"{list(loaded.classes)[:10]}: evaluate on data with the same classes")
+    split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
+    if split is None:
+        raise ConfigError(f"{data_name} has no {args.split} split")
+    source = BatchSource(split, batch_size=args.batch_size, device=device, shuffle=False)
+    metrics = evaluate(loaded.model, source, loaded.pipeline, loaded.classes, tta=args.tta)
+    run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
+    png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
+    plot_confusion(metrics.confusion, loaded.classes, png,
+                   title=f"{loaded.meta.get('model')} on {Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
+    if args.json:
+        print(json.dumps({**metrics.headline(), "count": metrics.count, "split": args.split, "data": data_name}))
+    else:
+        print_summary(f"{Path(data_name).name} {args.split}" + (" (TTA)" if args.tta else ""), metrics, sys.stdout)
+        print(f"confusion matrix: {png}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a trained model", description="Evaluate a run folder or checkpoint "
+                       "on the data it was trained on (or --data): top-1, top-5, macro-F1, per-class P/R, "
+                       "confusion matrix PNG.")
+    p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
+    p.add_argument("--data", help="data set name or image folder (default: the one it was trained on)")
+    p.add_argument("--data-dir", help="where torchvision data sets are")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
+    p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--strict", action="store_true", help="unusable image files are an error")
+    p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
+    p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    p.set_defaults(func=run)

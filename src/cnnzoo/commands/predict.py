@@ -1,0 +1,43 @@
+"""`cnnzoo predict CHECKPOINT IMAGE|DIR...`: top-k classes of images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+from ..errors import CnnzooError
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..train.inference import expand_inputs, load_checkpoint, predict_files
+    from ..train.trainer import pick_device
+    device = pick_device(args.device)
+    loaded = load_checkpoint(args.checkpoint, device=device)
+    files = expand_inputs(args.inputs)
+    results, bad = predict_files(loaded, files, top_k=args.top_k, tta=args.tta, device=device)
+    if bad:
+        listing = "\n".join(f"  {p}: {r}" for p, r in bad)
+        if args.strict:
+            raise CnnzooError(f"{len(bad)} input files cannot be used:\n{listing}")
+        warnings.warn(f"skipped {len(bad)} files that are not usable images:\n{listing}", stacklevel=1)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for r in results:
+        preds = "  ".join(f"{p['class']} {p['probability']:.3f}" for p in r["predictions"])
+        print(f"{r['file']}: {preds}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="classify images with a trained model",
+                       description="Top-k classes with probabilities for each image (folders are searched).")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a .safetensors checkpoint")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--strict", action="store_true", help="unusable image files are an error")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=run)
