@@ -58,6 +58,38 @@ def load_checkpoint(path: str | Path, *, device: torch.device) -> Loaded:
     return Loaded(model, meta, pipeline, p)
 
 
+def open_model(source: str | Path, *, device: torch.device, pretrained: str | None = None) -> Loaded:
+    """The one way to get a model for inference, from what a user names on the command line.
+
+    `source` is a run folder or `.safetensors` checkpoint (model, classes and preprocessing come
+    from its metadata), or a registered model name / network table `.yaml` (built fresh, with
+    `pretrained` weights loaded through `models.pretrained.load_pretrained` when given; classes
+    are then "0".."N-1" and preprocessing is the card's input size, mean and std).
+    The model comes back in eval mode on `device`.
+    """
+    text = str(source)
+    if Path(text).exists() and not text.endswith((".yaml", ".yml")):
+        if pretrained is not None:
+            raise CheckpointError(f"{text} is a trained checkpoint; --pretrained goes with a model name")
+        return load_checkpoint(text, device=device)
+    from ..models.pretrained import load_pretrained
+    from ..registry import is_table_path, model_card, model_input_size
+    model = create_model(text)
+    if pretrained is not None:
+        load_pretrained(model, pretrained)
+    model.to(device).eval()
+    c, h, w = model_input_size(text)
+    card = None if is_table_path(text) else model_card(text)
+    mean = tuple(card.mean) if card is not None and c == len(card.mean) else (0.5,) * c
+    std = tuple(card.std) if card is not None and c == len(card.std) else (0.5,) * c
+    meta: dict[str, Any] = {"model": text, "model_args": {}, "classes": [str(i) for i in range(model.num_classes)],
+                            "input_size": [c, h, w], "mean": list(mean), "std": list(std),
+                            "pretrained": pretrained, "data": {"channels": c, "eval_crop": 1.0}}
+    pipeline = BatchPipeline(out_size=(h, w), in_chans=c, mean=mean, std=std, augment=None,
+                             hflip_valid=False, eval_crop=1.0)
+    return Loaded(model, meta, pipeline, Path(text))
+
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
 
 
