@@ -10,10 +10,10 @@ from ..errors import CnnzooError
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.inference import expand_inputs, load_checkpoint, predict_files
+    from ..train.inference import expand_inputs, open_model, predict_files
     from ..train.device import pick_device
     device = pick_device(args.device)
-    loaded = load_checkpoint(args.checkpoint, device=device)
+    loaded = open_model(args.checkpoint, device=device)
     files = expand_inputs(args.inputs)
     results, bad = predict_files(loaded, files, top_k=args.top_k, tta=args.tta, device=device)
     if bad:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="classify images with a trained model",
                        description="Top-k classes with probabilities for each image (folders are searched).")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a .safetensors checkpoint")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder, a .safetensors checkpoint or a model name")
     p.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")

@@ -10,10 +10,12 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
+from ..input_size import format_hwc
 from ..layers.activations import ScaledTanh
 from ..layers.attention import SqueezeExcite
 from ..layers.fire import Fire
 from ..layers.inception_v1 import Inception
+from ..layers.local_response_norm import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, LocalResponseNorm
 from ..models.base import FeatureInfo, ZooModel, global_pool
 from ..models.card import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper
 from .blocks import Conv, FullyConnected, GlobalAvgPool, Residual, Separable, Softmax
@@ -34,8 +36,7 @@ ACT_LAYERS = ("conv", "dwconv", "separable", "fc")  # rows that take `activation
 def shape_text(shape: Shape) -> str:
     """(C, H, W) -> "HxWxC" (as the tables print), (F,) -> "F features"."""
     if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"
+        return format_hwc(shape)
     return f"{shape[0]} features"
 
 
@@ -150,75 +151,84 @@ class _Builder:
         return Conv(layer, bn, act), s
 
     def row(self, row: Row, shape: Shape, *, linear_default: bool) -> tuple[nn.Module, int]:
+        """(module, stride) of one table row at input `shape`."""
         kind = row.kind
-        if kind == "conv":
-            c = self.need_map(row, shape)[0]
-            width = self.num_classes if row is self.classifier else row.width
-            if width == "classes":
-                raise row.where.error("`@classes` is only for the classifier (the last fc, or the last conv "
-                                      "when there is no fc)")
-            return self.conv(row, c, int(width), shape, groups=int(row.options.get("groups", 1)),  # type: ignore[arg-type]
-                             act=self.act(row, linear_default=linear_default))
-        if kind == "dwconv":
-            c = self.need_map(row, shape)[0]
-            return self.conv(row, c, c, shape, groups=c, act=self.act(row, linear_default=linear_default))
-        if kind == "separable":
-            c = self.need_map(row, shape)[0]
-            dw, s = self.conv(row, c, c, shape, groups=c, act=self.act(row, linear_default=False))
-            dw_shape = _meta_out(dw, shape)
-            pw, _ = self.conv(row, c, int(row.width), dw_shape, kernel=(1, 1),  # type: ignore[arg-type]
-                              act=self.act(row, linear_default=linear_default))
-            return Separable(dw, pw), s
+        if kind in ("conv", "dwconv", "separable"):
+            return self.conv_row(row, shape, linear_default=linear_default)
+        if kind == "fc":
+            return self.fc(row, shape, linear_default=linear_default), 1
+        if kind in ("se", "inception", "fire", "residual"):
+            return self.block_row(row, shape)
         if kind in ("maxpool", "avgpool"):
             k, s, pad, _ = self.window(row, shape, conv=False)
             ceil = bool(row.options.get("ceil"))
             pool = nn.MaxPool2d(k, s, pad, ceil_mode=ceil) if kind == "maxpool" else \
                 nn.AvgPool2d(k, s, pad, ceil_mode=ceil)
             return pool, s
-        if kind == "fc":
-            return self.fc(row, shape, linear_default=linear_default), 1
+        return self.plain_row(row, shape), 1
+
+    def conv_row(self, row: Row, shape: Shape, *, linear_default: bool) -> tuple[nn.Module, int]:
+        c = self.need_map(row, shape)[0]
+        if row.kind == "dwconv":
+            return self.conv(row, c, c, shape, groups=c, act=self.act(row, linear_default=linear_default))
+        if row.kind == "separable":
+            dw, s = self.conv(row, c, c, shape, groups=c, act=self.act(row, linear_default=False))
+            dw_shape = _meta_out(dw, shape)
+            pw, _ = self.conv(row, c, int(row.width), dw_shape, kernel=(1, 1),  # type: ignore[arg-type]
+                              act=self.act(row, linear_default=linear_default))
+            return Separable(dw, pw), s
+        width = self.num_classes if row is self.classifier else row.width
+        if width == "classes":
+            raise row.where.error("`@classes` is only for the classifier (the last fc, or the last conv "
+                                  "when there is no fc)")
+        return self.conv(row, c, int(width), shape, groups=int(row.options.get("groups", 1)),  # type: ignore[arg-type]
+                         act=self.act(row, linear_default=linear_default))
+
+    def plain_row(self, row: Row, shape: Shape) -> nn.Module:
+        """Rows without weights to size (bar batch norm): gap, flatten, dropout, bn, lrn, activations."""
+        kind = row.kind
         if kind == "gap":
             self.need_map(row, shape)
-            return GlobalAvgPool(), 1
+            return GlobalAvgPool()
         if kind == "flatten":
-            return nn.Flatten(1), 1
+            return nn.Flatten(1)
         if kind == "dropout":
             p = float(row.value if row.value is not None else 0.5)
             if not 0 <= p < 1:
                 raise row.where.error(f"dropout probability must be in [0, 1), got {p:g}")
-            return nn.Dropout(p), 1
+            return nn.Dropout(p)
         if kind == "bn":
-            return (nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0])), 1
+            return nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0])
         if kind == "lrn":
             self.need_map(row, shape)
             o = row.options
-            # AlexNet's constants (Krizhevsky et al. 2012, §3.3): n = 5, alpha = 1e-4, beta = 0.75, k = 2
-            return nn.LocalResponseNorm(int(o.get("size", 5)), float(o.get("alpha", 1e-4)),  # type: ignore[arg-type]
-                                        float(o.get("beta", 0.75)), float(o.get("k", 2.0))), 1  # type: ignore[arg-type]
+            # AlexNet's normalisation and constants (Krizhevsky et al. 2012, §3.3): n = 5, alpha = 1e-4
+            # (not divided by n), beta = 0.75, k = 2
+            return LocalResponseNorm(int(o.get("size", LRN_SIZE)), alpha=float(o.get("alpha", LRN_ALPHA)),  # type: ignore[arg-type]
+                                     beta=float(o.get("beta", LRN_BETA)), k=float(o.get("k", LRN_K)))  # type: ignore[arg-type]
         if kind in ACTIVATIONS:
-            return ACT_MODULES[kind](), 1
+            return ACT_MODULES[kind]()
         if kind == "softmax":
-            return Softmax(), 1
-        if kind == "se":
-            c = self.need_map(row, shape)[0]
+            return Softmax()
+        raise row.where.error(f"layer {kind!r} cannot be built")  # parser and builder disagree: a bug
+
+    def block_row(self, row: Row, shape: Shape) -> tuple[nn.Module, int]:
+        """se, inception, fire and residual rows."""
+        if row.kind == "residual":
+            return self.residual(row, shape)
+        c = self.need_map(row, shape)[0]
+        b = row.block
+        if row.kind == "se":
             r = row.value or 0
             if r != int(r) or r < 1:
                 raise row.where.error(f"se reduction must be a positive integer, got {r:g}")
             return SqueezeExcite(c, int(r)), 1
-        if kind == "inception":
-            c = self.need_map(row, shape)[0]
-            b = row.block
+        if row.kind == "inception":
             (r3, n3), (r5, n5) = b["3x3"], b["5x5"]  # type: ignore[misc]
             return Inception(c, int(b["1x1"]), r3, n3, r5, n5, int(b["pool"]), norm=bool(b.get("bn", False))), 1  # type: ignore[arg-type]
-        if kind == "fire":
-            c = self.need_map(row, shape)[0]
-            b = row.block
-            if b.get("bypass") and c != int(b["e1x1"]) + int(b["e3x3"]):  # type: ignore[arg-type]
-                raise row.where.error(f"a fire bypass needs e1x1 + e3x3 = the input's {c} channels")
-            return Fire(c, int(b["s1x1"]), int(b["e1x1"]), int(b["e3x3"]), bypass=bool(b.get("bypass", False))), 1  # type: ignore[arg-type]
-        if kind == "residual":
-            return self.residual(row, shape)
-        raise row.where.error(f"layer {kind!r} cannot be built")  # parser and builder disagree: a bug
+        if b.get("bypass") and c != int(b["e1x1"]) + int(b["e3x3"]):  # type: ignore[arg-type]
+            raise row.where.error(f"a fire bypass needs e1x1 + e3x3 = the input's {c} channels")
+        return Fire(c, int(b["s1x1"]), int(b["e1x1"]), int(b["e3x3"]), bypass=bool(b.get("bypass", False))), 1  # type: ignore[arg-type]
 
     def fc(self, row: Row, shape: Shape, *, linear_default: bool) -> FullyConnected:
         width = self.num_classes if row is self.classifier else row.width

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
+from ..input_size import parse_chw
 
 
 class SpecError(ConfigError):
@@ -166,13 +167,13 @@ def parse_spec(text: str, source: str = "<text>") -> NetSpec:
 
 
 def _input(value: object, where: Where) -> tuple[int, int, int]:
-    text = str(value).lower().replace("×", "x").replace(" ", "")
-    if not _SHAPE.match(text) or text.count("x") != 2:
+    text = str(value)
+    if text.lower().replace("×", "x").count("x") != 2:
         raise where.error(f"input must be CxHxW (channels x height x width), e.g. 3x64x64; got {value!r}")
-    c, h, w = (int(p) for p in text.split("x"))
-    if min(c, h, w) < 1:
-        raise where.error(f"input sizes must be positive, got {value!r}")
-    return c, h, w
+    try:
+        return parse_chw(text)
+    except ValueError:
+        raise where.error(f"input must be CxHxW with positive sizes, e.g. 3x64x64; got {value!r}") from None
 
 
 def _floats(value: object, where: Where | None, label: str) -> tuple[float, ...] | None:

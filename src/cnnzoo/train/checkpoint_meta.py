@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from ..data import DataBundle
@@ -130,18 +130,25 @@ class CheckpointMeta:
 
     def train_config(self) -> TrainConfig | None:
         """The run's configuration (None for a model that was not trained by cnnzoo); keys an
-        older cnnzoo did not write take today's defaults."""
+        older cnnzoo did not write take today's defaults, keys it no longer knows are dropped."""
         if self.config is None:
             return None
+        from dataclasses import fields
+
         from ..config import from_mapping
         from .config import TrainConfig
-        return from_mapping(TrainConfig, self.config, source="checkpoint config")
+        known = {f.name for f in fields(TrainConfig)}
+        return from_mapping(TrainConfig, {k: v for k, v in self.config.items() if k in known},
+                            source="checkpoint config")
 
     def data_config(self, **overrides: Any) -> DataConfig:
         """The data the model was trained on, as it was split (seed, fractions), with the
         non-None `overrides` (data, data_dir, strict...) applied."""
         from ..data.config import DataConfig
-        cfg = self.train_config()
-        base = cfg.data_config if cfg is not None else DataConfig(data=self.data_name or DataConfig.data)
         given = {k: v for k, v in overrides.items() if v is not None}
-        return replace(base, **given)
+        cfg = self.train_config()
+        if cfg is not None:
+            return replace(cfg.data_config, **given)
+        if self.data_name is None and "data" not in given:
+            raise ConfigError(f"{self.model}: the checkpoint does not say which data it was trained on: pass --data")
+        return DataConfig(**{"data": self.data_name, **given})
