@@ -27,7 +27,7 @@ from .base import ZooModel
 StateDict = dict[str, Tensor]
 Mapper = Callable[[StateDict], StateDict]
 
-LIBRARIES = ("torchvision", "timm")
+LIBRARIES = ("torchvision", "timm", "efficientnet_pytorch")  # whose state-dict names a mapping reads
 _MAPPERS: dict[tuple[str, str], Mapper] = {}
 
 
