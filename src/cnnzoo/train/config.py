@@ -35,6 +35,10 @@ class TrainConfig:
                               "model and data")
     val_fraction: float = _f(0.1, "share of the training data held out for validation", "model and data")
     test_fraction: float = _f(0.2, "share held out for testing when the data has no test split", "model and data")
+    limit_train: int | None = _f(None, "train on a stratified subset of at most this many images (quick runs)",
+                                 "model and data")
+    limit_eval: int | None = _f(None, "validate and test on stratified subsets of at most this many images each",
+                                "model and data")
     strict: bool = _f(False, "make unreadable or corrupt image files an error instead of skipping them",
                       "model and data")
     # optimisation
@@ -87,5 +91,8 @@ class TrainConfig:
                            "early_stopping": self.early_stopping}.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
+        for key, limit in {"limit_train": self.limit_train, "limit_eval": self.limit_eval}.items():
+            if limit is not None and limit < 1:
+                raise ValueError(f"{key} must be >= 1, got {limit}")
         if self.img_size is not None and self.img_size < 8:
             raise ValueError(f"img_size must be >= 8, got {self.img_size}")

@@ -28,6 +28,7 @@ from torch import nn
 from ..config import to_mapping
 from ..data import DataBundle, load_data
 from ..data.augment import AUGMENTS, BatchPipeline
+from ..data.limit import limit_bundle
 from ..data.loaders import BatchSource
 from ..errors import CheckpointError, ConfigError
 from ..models.base import ZooModel, split_outputs
@@ -106,6 +107,7 @@ class Trainer:
         size = cfg.img_size or height
         self.data = load_data(cfg.data, size=size, seed=cfg.seed, data_dir=cfg.data_dir, download=cfg.download,
                               val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction, strict=cfg.strict)
+        self.data = limit_bundle(self.data, train=cfg.limit_train, evaluation=cfg.limit_eval, seed=cfg.seed)
         self.model = create_model(cfg.model, num_classes=len(self.data.classes))
         mean, std = self.data.mean, self.data.std
         if cfg.pretrained:
