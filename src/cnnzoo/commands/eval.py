@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     from ..train.evaluate import evaluate
     from ..train.inference import load_checkpoint
     from ..train.report import plot_confusion
-    from ..train.trainer import pick_device
+    from ..train.device import pick_device
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device)
     cfg = loaded.meta.get("config", {})

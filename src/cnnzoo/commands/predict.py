@@ -11,7 +11,7 @@ from ..errors import CnnzooError
 
 def run(args: argparse.Namespace) -> int:
     from ..train.inference import expand_inputs, load_checkpoint, predict_files
-    from ..train.trainer import pick_device
+    from ..train.device import pick_device
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device=device)
     files = expand_inputs(args.inputs)

@@ -182,15 +182,14 @@ def load_test_set(run_dir: str | Path, *, device: Any, limit_eval: int | None = 
     import torch
 
     from ..data import load_data
-    from ..data.limit import limit_bundle
     from ..train.inference import load_checkpoint
     run = read_run(run_dir)
     cfg = run.config
     loaded = load_checkpoint(run.path, device=device)
+    limits = [x for x in (limit_eval, cfg.get("limit_eval")) if x is not None]
     data = load_data(cfg["data"], size=loaded.pipeline.out_size[0], seed=cfg["seed"], data_dir=cfg["data_dir"],
-                     download=False, val_fraction=cfg["val_fraction"], test_fraction=cfg["test_fraction"])
-    limit = min(x for x in (limit_eval, cfg.get("limit_eval"), len(data.test)) if x is not None)
-    data = limit_bundle(data, train=None, evaluation=limit, seed=cfg["seed"])
+                     download=False, val_fraction=cfg["val_fraction"], test_fraction=cfg["test_fraction"],
+                     limit_eval=min(limits) if limits else None)
     test = data.test
     images = test.images if hasattr(test, "images") else torch.stack([test[i][0] for i in range(len(test))])
     with torch.no_grad():

@@ -110,10 +110,8 @@ class GradflowSettings:
 def _tensors(settings: GradflowSettings, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(train x, train y, test x, test y): normalised float images at `img_size`, on `device`."""
     from ..data import load_data
-    from ..data.limit import limit_bundle
     data = load_data(settings.data, size=settings.img_size, seed=settings.seed, data_dir=settings.data_dir,
-                     download=False)
-    data = limit_bundle(data, train=settings.limit_train, evaluation=settings.limit_eval, seed=settings.seed)
+                     download=False, limit_train=settings.limit_train, limit_eval=settings.limit_eval)
     mean = torch.tensor(data.mean).view(1, -1, 1, 1)
     std = torch.tensor(data.std).view(1, -1, 1, 1)
 
