@@ -38,6 +38,8 @@ class TrainConfig:
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")
+    limit_train: int | None = _data("limit_train")
+    limit_eval: int | None = _data("limit_eval")
     strict: bool = _data("strict")
     # optimisation
     epochs: int = _f(80, "number of epochs", "optimisation")
