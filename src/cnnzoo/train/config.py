@@ -35,6 +35,13 @@ class TrainConfig:
     pretrained: str | None = _f(None, "start from published weights: torchvision, timm, torchvision:TAG, "
                                 "timm:NAME.TAG, or a weights file (the classifier is replaced for your classes)",
                                 "model and data")
+    finetune: str = _f("all", "which parameters train: all, head, last:K (stages of feature_info + head), "
+                       "linear-probe (logistic regression on frozen features)", "fine-tuning")
+    head_epochs: int = _f(0, "train only the classifier for the first N epochs, then per --finetune", "fine-tuning")
+    lr_decay_per_stage: float = _f(1.0, "layer-wise lr decay: stage s of n gets lr x F^(n - s)", "fine-tuning")
+    freeze_bn: bool = _f(False, "batch norm keeps its running statistics and scale/shift", "fine-tuning")
+    balance: Literal["none", "weights", "sampler"] = _f("none", "imbalanced classes: class-weighted loss or "
+                                                        "class-balanced sampling", "fine-tuning")
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")
@@ -92,3 +99,8 @@ class TrainConfig:
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
         self.data_config  # checks the fractions, workers and img_size
+        from .finetune import parse_mode
+        parse_mode(self.finetune)
+        if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
+            raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
+                             f"{self.lr_decay_per_stage} and {self.head_epochs}")

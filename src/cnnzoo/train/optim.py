@@ -17,6 +17,9 @@ def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
     with what weight decay (and, for recipes that need it, learning rate). Weight decay applies
     to weights only: biases and the 1-D parameters of normalisation layers are not decayed (as
     torchvision's and timm's reference recipes)."""
+    if cfg.lr_decay_per_stage != 1.0:  # layer-wise learning rates (fine-tuning)
+        from .finetune import stage_param_groups
+        return stage_param_groups(model, cfg)  # type: ignore[arg-type]
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

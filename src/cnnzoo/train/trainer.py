@@ -161,7 +161,10 @@ class Trainer:
     def _run(self) -> RunResult:
         self._start_outputs()
         self.log(self._banner())
-        while self.epoch < self.cfg.epochs:
+        if self.cfg.finetune == "linear-probe":  # no gradient steps: a fitted classifier (train.finetune)
+            from .finetune import run_linear_probe
+            run_linear_probe(self)
+        while self.epoch < self.cfg.epochs and self.cfg.finetune != "linear-probe":
             self._epoch()
             if self.tracker.should_stop:
                 t = self.tracker
@@ -201,7 +204,8 @@ class Trainer:
         rng_states = dist.gather_objects(self._rng_state())
         if self.dist.is_main:
             if val is not None:
-                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f}"
+                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f} "
+                         f"micro-F1 {val.micro_f1:.4f}"
                          f"{'  (best)' if improved else ''}")
             self.folder.log_epoch(self.history)
             if improved:
