@@ -15,4 +15,6 @@ COMMANDS: tuple[str, ...] = (
     "models",
     "show",
     "compare",
+    "report",
+    "experiment",
 )
