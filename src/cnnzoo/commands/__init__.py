@@ -16,4 +16,6 @@ COMMANDS: tuple[str, ...] = (
     "show",
     "compare",
     "explain",
+    "report",
+    "experiment",
 )
