@@ -35,6 +35,12 @@ class TrainConfig:
     pretrained: str | None = _f(None, "start from published weights: torchvision, timm, torchvision:TAG, "
                                 "timm:NAME.TAG, or a weights file (the classifier is replaced for your classes)",
                                 "model and data")
+    se: int | None = _f(None, "add squeeze-and-excitation blocks with reduction R (in the family's SE places, "
+                        "else after every stage)", "model and data")
+    init: Literal["paper", "he", "xavier", "lecun", "orthogonal"] | None = _f(
+        None, "re-initialise the weights (default: the model's own)", "model and data")
+    init_from: str | None = _f(None, "copy every layer that matches by name and shape from this run or checkpoint "
+                               "(VGG §3.1: deeper nets from a trained shallower one)", "model and data")
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")

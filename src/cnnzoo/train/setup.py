@@ -20,6 +20,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
 from .device import autocast_dtype, pick_device
+from .model_options import prepare_model
 from .optim import build_optimizer, build_scheduler
 
 
@@ -62,6 +63,7 @@ def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooMod
         card = model_card(cfg.model)
         mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
+    prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
 
 
