@@ -42,6 +42,12 @@ class TrainConfig:
     freeze_bn: bool = _f(False, "batch norm keeps its running statistics and scale/shift", "fine-tuning")
     balance: Literal["none", "weights", "sampler"] = _f("none", "imbalanced classes: class-weighted loss or "
                                                         "class-balanced sampling", "fine-tuning")
+    se: int | None = _f(None, "add squeeze-and-excitation blocks with reduction R (in the family's SE places, "
+                        "else after every stage)", "model and data")
+    init: Literal["paper", "he", "xavier", "lecun", "orthogonal"] | None = _f(
+        None, "re-initialise the weights (default: the model's own)", "model and data")
+    init_from: str | None = _f(None, "copy every layer that matches by name and shape from this run or checkpoint "
+                               "(VGG §3.1: deeper nets from a trained shallower one)", "model and data")
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")

@@ -22,6 +22,7 @@ from .cpu import tune_for_training
 from .balance import apply_balance
 from .device import autocast_dtype, pick_device
 from .finetune import FineTune
+from .model_options import prepare_model
 from .optim import build_optimizer, build_scheduler
 
 
@@ -66,6 +67,7 @@ def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooMod
         card = model_card(cfg.model)
         mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
+    prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
 
 
