@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._argtypes import at_least
+
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.compare import render_compare
@@ -19,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL")
     p.add_argument("--plot", metavar="FILE.png", help="write the bubble chart there")
     p.add_argument("--metric", choices=("top1", "top5"), default="top1", help="accuracy on the chart's y axis")
-    p.add_argument("--runs", type=int, default=5, help="timed forward passes per model (median)")
+    p.add_argument("--runs", type=at_least(1, 1000), default=5, help="timed forward passes per model (median)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument("--format", choices=("text", "markdown"), default="text")
     p.set_defaults(func=run)

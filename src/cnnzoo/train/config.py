@@ -10,10 +10,13 @@ CPU cores); set epochs, batch size and lr for other models and data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from ..data.augment import Preset
+
+MAX_IMG_SIZE = 4096  # pixels: a larger side is no classification network's input
 
 
 def _f(default: object, help: str, group: str, **extra: object) -> object:
@@ -72,6 +75,10 @@ class TrainConfig:
     quiet: bool = _f(False, "print only the final summary", "output")
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # nan and inf pass every comparison below: refuse them first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for key, value in positive.items():
             if value <= 0:
@@ -87,5 +94,7 @@ class TrainConfig:
                            "early_stopping": self.early_stopping}.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
-        if self.img_size is not None and self.img_size < 8:
-            raise ValueError(f"img_size must be >= 8, got {self.img_size}")
+        if self.img_size is not None and not 8 <= self.img_size <= MAX_IMG_SIZE:
+            raise ValueError(f"img_size must be in 8..{MAX_IMG_SIZE}, got {self.img_size}")
+        if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
+            raise ValueError("step_every must be >= 1 and grad_clip > 0")
