@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
+from ._argtypes import at_least
 from ._common import add_model_source_arguments, print_summary
 
 
@@ -56,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="where torchvision data sets are")
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=256)
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

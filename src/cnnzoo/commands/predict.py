@@ -7,6 +7,7 @@ import json
 import warnings
 
 from ..errors import CnnzooError
+from ._argtypes import at_least
 from ._common import add_model_source_arguments
 
 
@@ -39,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Top-k classes with probabilities for each image (folders are searched).")
     add_model_source_arguments(p)
     p.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=at_least(1), default=5)
     p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--json", action="store_true", help="print a JSON list")

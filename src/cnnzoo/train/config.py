@@ -10,6 +10,7 @@ CPU cores); set epochs, batch size and lr for other models and data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -94,6 +95,10 @@ class TrainConfig:
         return DataConfig(**{f.name: getattr(self, f.name) for f in fields(DataConfig)})
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # nan and inf pass every comparison below: refuse them first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for key, value in positive.items():
             if value <= 0:
@@ -110,3 +115,5 @@ class TrainConfig:
         if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
             raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
                              f"{self.lr_decay_per_stage} and {self.head_epochs}")
+        if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
+            raise ValueError("step_every must be >= 1 and grad_clip > 0")
