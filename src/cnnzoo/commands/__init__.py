@@ -18,4 +18,5 @@ COMMANDS: tuple[str, ...] = (
     "explain",
     "report",
     "experiment",
+    "export",
 )
