@@ -15,4 +15,5 @@ COMMANDS: tuple[str, ...] = (
     "models",
     "show",
     "compare",
+    "features",
 )
