@@ -19,4 +19,5 @@ COMMANDS: tuple[str, ...] = (
     "report",
     "experiment",
     "export",
+    "features",
 )
