@@ -43,6 +43,7 @@ class Parts:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     aug_gen: torch.Generator
+    class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
 
 
 def input_side(cfg: TrainConfig) -> int:
@@ -128,8 +129,12 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     scheduler = build_scheduler(optimizer, cfg, len(train_src))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
+    prior = None
+    if cfg.smoothing_prior:
+        from .smoothing import class_prior
+        prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
-                 scaler, autocast_dtype(cfg.precision), aug_gen)
+                 scaler, autocast_dtype(cfg.precision), aug_gen, prior)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:
