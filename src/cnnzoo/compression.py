@@ -46,8 +46,10 @@ class LayerStats:
 
 
 def compressible(model: nn.Module) -> list[str]:
-    """State-dict names of the conv / fc weights that get pruned and shared."""
-    return [f"{n}.weight" if n else "weight" for n, m in model.named_modules() if isinstance(m, _LAYERS)]
+    """State-dict names of the conv / fc weights that get pruned and shared: every layer's `weight`
+    of 2 or more dimensions (LeNet-5's sparse C3 included; normalisation scales are 1-D)."""
+    return [f"{n}.weight" if n else "weight" for n, m in model.named_modules()
+            if isinstance(m, _LAYERS) or (isinstance(getattr(m, "weight", None), nn.Parameter) and m.weight.ndim >= 2)]
 
 
 def prune_(weight: Tensor, fraction: float) -> None:
