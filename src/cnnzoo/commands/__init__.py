@@ -20,4 +20,5 @@ COMMANDS: tuple[str, ...] = (
     "experiment",
     "export",
     "features",
+    "compress",
 )
