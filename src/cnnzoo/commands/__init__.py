@@ -16,4 +16,5 @@ COMMANDS: tuple[str, ...] = (
     "show",
     "compare",
     "export",
+    "bench",
 )
