@@ -15,6 +15,9 @@ COMMANDS: tuple[str, ...] = (
     "models",
     "show",
     "compare",
+    "explain",
+    "report",
+    "experiment",
     "export",
     "bench",
 )

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     result = trainer.run()
     if not trainer.dist.is_main:
         return 0
+    if args.report:  # the run's HTML report (cnnzoo report RUN)
+        from ..report.run import write_run_report
+        print(f"report: {write_run_report(result.run_dir, device=trainer.cfg.device)}", file=stream)
     test = result.test
     if args.json:
         print(json.dumps({**test.headline(), "best_epoch": result.best_epoch, "epochs": result.epochs_run,
@@ -51,5 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of options (flags given here override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the final test metrics as one JSON object on stdout")
+    p.add_argument("--report", action="store_true", help="write the run's HTML report (report.html) at the end")
     add_arguments(p, TrainConfig)
     p.set_defaults(func=run)

@@ -1,8 +1,8 @@
 """Data sets as uint8 tensors (or streams) with their classes, splits and statistics.
 
-    data = load_data("digits", size=32, seed=0)        # bundled, in memory
-    data = load_data("cifar10", size=32, data_dir="data")
-    data = load_data("~/photos", size=224)             # an image folder
+    data = load_data(DataConfig(data="digits", seed=0), size=32)   # bundled, in memory
+    data = load_data("cifar10", size=32, data_dir="data")            # the same, fields as keywords
+    data = load_data("~/photos", size=224)                           # an image folder
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..errors import DataError
 from .builtin import BUILTIN
+from .config import DataConfig
 from .folder import SPLIT_NAMES, StreamSplit, decode_files, scan_folder
 from .splits import TensorSplit, stratified_split
 
@@ -46,18 +48,28 @@ class DataBundle:
         return {k: len(v) for k, v in (("train", self.train), ("val", self.val), ("test", self.test)) if v is not None}
 
 
-def load_data(data: str, *, size: int, seed: int = 0, data_dir: str | Path = "data", download: bool = True,
-              val_fraction: float = 0.1, test_fraction: float = 0.2, strict: bool = False,
-              memory_budget: int | None = None) -> DataBundle:
-    """Load a built-in data set by name, or an image folder by path (images resized to `size`)."""
-    if data in BUILTIN:
-        return _load_builtin(data, seed=seed, root=Path(data_dir).expanduser(), download=download,
-                             val_fraction=val_fraction, test_fraction=test_fraction)
-    path = Path(data).expanduser()
-    if not path.exists() and "/" not in data and "\\" not in data:
-        raise DataError(f"unknown data set {data!r}: expected one of {', '.join(BUILTIN)} or a path to an image folder")
-    return _load_folder(path, size=size, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                        strict=strict, memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+def load_data(config: DataConfig | str, *, size: int | None = None, memory_budget: int | None = None,
+              **fields: Any) -> DataBundle:
+    """Load a built-in data set by name, or an image folder by path (images resized to `size`,
+    default `config.img_size`). `config` is a `DataConfig`, or a data set name with the
+    DataConfig fields as keywords (`load_data("digits", size=32, seed=0)`)."""
+    cfg = config if isinstance(config, DataConfig) else DataConfig(data=config, **fields)
+    side = size if size is not None else cfg.img_size
+    if side is None:
+        raise ValueError("load_data: give size= or a DataConfig with img_size")
+    if cfg.data in BUILTIN:
+        bundle = _load_builtin(cfg.data, seed=cfg.seed, root=Path(cfg.data_dir).expanduser(), download=cfg.download,
+                               val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    else:
+        path = Path(cfg.data).expanduser()
+        if not path.exists() and "/" not in cfg.data and "\\" not in cfg.data:
+            raise DataError(f"unknown data set {cfg.data!r}: expected one of {', '.join(BUILTIN)} or a path to an "
+                            f"image folder")
+        bundle = _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
+                              test_fraction=cfg.test_fraction, strict=cfg.strict,
+                              memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+    from .limit import limit_bundle  # --limit-train / --limit-eval: stratified subsets for quick runs
+    return limit_bundle(bundle, train=cfg.limit_train, evaluation=cfg.limit_eval, seed=cfg.seed)
 
 
 def _load_builtin(name: str, *, seed: int, root: Path, download: bool, val_fraction: float,

@@ -10,33 +10,51 @@ CPU cores); set epochs, batch size and lr for other models and data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from ..data.augment import Preset
+from ..data.config import DataConfig, config_field
+
+_f = config_field
 
 
-def _f(default: object, help: str, group: str, **extra: object) -> object:
-    return field(default=default, metadata={"help": help, "group": group, **extra})
+def _data(name: str) -> object:
+    """A field stated once in `DataConfig` (default, help, group), flat in `TrainConfig`."""
+    f = DataConfig.__dataclass_fields__[name]
+    return config_field(f.default, f.metadata["help"], f.metadata["group"])
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     # model and data
     model: str = _f("lenet5", "registered model name (`cnnzoo models`) or a network table .yaml", "model and data")
-    data: str = _f("digits", "digits, mnist, fashion-mnist, cifar10, cifar100, or a path to an image folder",
-                   "model and data")
-    data_dir: str = _f("data", "where torchvision data sets are (or are downloaded to)", "model and data")
-    download: bool = _f(True, "download a missing torchvision data set when the network allows", "model and data")
+    data: str = _data("data")
+    data_dir: str = _data("data_dir")
+    download: bool = _data("download")
     pretrained: str | None = _f(None, "start from published weights: torchvision, timm, torchvision:TAG, "
                                 "timm:NAME.TAG, or a weights file (the classifier is replaced for your classes)",
                                 "model and data")
-    img_size: int | None = _f(None, "input side in pixels (default: the model's, e.g. 32 for LeNet-5)",
-                              "model and data")
-    val_fraction: float = _f(0.1, "share of the training data held out for validation", "model and data")
-    test_fraction: float = _f(0.2, "share held out for testing when the data has no test split", "model and data")
-    strict: bool = _f(False, "make unreadable or corrupt image files an error instead of skipping them",
-                      "model and data")
+    finetune: str = _f("all", "which parameters train: all, head, last:K (stages of feature_info + head), "
+                       "linear-probe (logistic regression on frozen features)", "fine-tuning")
+    head_epochs: int = _f(0, "train only the classifier for the first N epochs, then per --finetune", "fine-tuning")
+    lr_decay_per_stage: float = _f(1.0, "layer-wise lr decay: stage s of n gets lr x F^(n - s)", "fine-tuning")
+    freeze_bn: bool = _f(False, "batch norm keeps its running statistics and scale/shift", "fine-tuning")
+    balance: Literal["none", "weights", "sampler"] = _f("none", "imbalanced classes: class-weighted loss or "
+                                                        "class-balanced sampling", "fine-tuning")
+    se: int | None = _f(None, "add squeeze-and-excitation blocks with reduction R (in the family's SE places, "
+                        "else after every stage)", "model and data")
+    init: Literal["paper", "he", "xavier", "lecun", "orthogonal"] | None = _f(
+        None, "re-initialise the weights (default: the model's own)", "model and data")
+    init_from: str | None = _f(None, "copy every layer that matches by name and shape from this run or checkpoint "
+                               "(VGG §3.1: deeper nets from a trained shallower one)", "model and data")
+    img_size: int | None = _data("img_size")
+    val_fraction: float = _data("val_fraction")
+    test_fraction: float = _data("test_fraction")
+    limit_train: int | None = _data("limit_train")
+    limit_eval: int | None = _data("limit_eval")
+    strict: bool = _data("strict")
     # optimisation
     epochs: int = _f(80, "number of epochs", "optimisation")
     batch_size: int = _f(512, "images per step per process", "optimisation")
@@ -54,11 +72,11 @@ class TrainConfig:
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy (Inception v3 §7 uses 0.1)",
                                 "optimisation")
     grad_clip: float | None = _f(None, "clip the gradient norm to this value", "optimisation")
-    augment: Preset = _f("auto", "augmentation preset (auto picks the data set's own)", "optimisation")
+    augment: Preset = _data("augment")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation accuracy (0: never)",
                              "optimisation")
     # execution
-    seed: int = _f(0, "random seed: data split, initialisation, order, augmentation", "execution")
+    seed: int = _data("seed")
     device: Literal["auto", "cpu", "cuda", "mps"] = _f("auto", "where to train (auto: CUDA, then MPS, then CPU)",
                                                        "execution")
     precision: Literal["fp32", "bf16", "fp16"] = _f("fp32", "autocast precision (fp16 uses a gradient scaler)",
@@ -66,26 +84,36 @@ class TrainConfig:
     channels_last: bool = _f(True, "channels-last memory format (faster convolutions on CPU and tensor cores)",
                              "execution")
     compile: bool = _f(False, "torch.compile the model (slow start, faster steps on long runs)", "execution")
-    workers: int = _f(2, "data-loader processes for image folders streamed from disk", "execution")
+    workers: int = _data("workers")
     output: str = _f("runs", "folder that holds the run folders", "output")
     name: str | None = _f(None, "run folder name (default: <model>-<data>-<time>)", "output")
     quiet: bool = _f(False, "print only the final summary", "output")
 
+    @property
+    def data_config(self) -> DataConfig:
+        """The data part of this configuration, whole (what `data.load_data` takes)."""
+        return DataConfig(**{f.name: getattr(self, f.name) for f in fields(DataConfig)})
+
     def __post_init__(self) -> None:
+        for f in fields(self):  # nan and inf pass every comparison below: refuse them first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for key, value in positive.items():
             if value <= 0:
                 raise ValueError(f"{key} must be > 0, got {value}")
-        for key, value in {"val_fraction": self.val_fraction, "test_fraction": self.test_fraction,
-                           "label_smoothing": self.label_smoothing}.items():
-            if not 0 <= value < 1:
-                raise ValueError(f"{key} must be in [0, 1), got {value}")
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError("val_fraction + test_fraction must leave data to train on")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for key, value in {"weight_decay": self.weight_decay, "momentum": self.momentum,
-                           "warmup_epochs": self.warmup_epochs, "workers": self.workers,
-                           "early_stopping": self.early_stopping}.items():
+                           "warmup_epochs": self.warmup_epochs, "early_stopping": self.early_stopping}.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
-        if self.img_size is not None and self.img_size < 8:
-            raise ValueError(f"img_size must be >= 8, got {self.img_size}")
+        self.data_config  # checks the fractions, workers and img_size
+        from .finetune import parse_mode
+        parse_mode(self.finetune)
+        if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
+            raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
+                             f"{self.lr_decay_per_stage} and {self.head_epochs}")
+        if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
+            raise ValueError("step_every must be >= 1 and grad_clip > 0")

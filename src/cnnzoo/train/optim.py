@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,13 +12,22 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
 from .config import TrainConfig
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """SGD (momentum, Nesterov) or AdamW. Weight decay applies to weights only: biases and the
-    1-D parameters of normalisation layers are not decayed (as torchvision's and timm's
-    reference recipes)."""
+def param_groups(model: nn.Module, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the one place that decides which parameters train and
+    with what weight decay (and, for recipes that need it, learning rate). Weight decay applies
+    to weights only: biases and the 1-D parameters of normalisation layers are not decayed (as
+    torchvision's and timm's reference recipes)."""
+    if cfg.lr_decay_per_stage != 1.0:  # layer-wise learning rates (fine-tuning)
+        from .finetune import stage_param_groups
+        return stage_param_groups(model, cfg)  # type: ignore[arg-type]
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD (momentum, Nesterov) or AdamW over `param_groups(model, cfg)`."""
+    groups = param_groups(model, cfg)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov and cfg.momentum > 0)
     return torch.optim.AdamW(groups, lr=cfg.lr)

@@ -1,0 +1,147 @@
+"""What a checkpoint says about its weights: one typed record, written and read whole.
+
+A `CheckpointMeta` travels as JSON inside the `.safetensors` header (authoritative), in the
+`.json` sidecar beside it, and in `last.state.pt` (`"meta"`). Its keys are those the first
+format wrote (`model`, `model_args`, `model_spec`, `classes`, `input_size`, `mean`, `std`,
+`data: {name, channels, hflip_valid, eval_crop}`, `config`, `epoch`, `metrics`), so files
+written before this class existed load the same; keys they lack take the defaults below.
+
+    meta = CheckpointMeta.from_dict(json_dict)
+    model = meta.build_model()          # registry name + arguments, or the table text
+    pipeline = meta.pipeline()          # resize/crop/normalise exactly as in training
+    data_cfg = meta.data_config()       # the data it was trained on (for `cnnzoo eval`)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CheckpointError
+
+if TYPE_CHECKING:
+    from ..data import DataBundle
+    from ..data.augment import BatchPipeline
+    from ..data.config import DataConfig
+    from ..models.base import ZooModel
+    from .config import TrainConfig
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    model: str  # registry name or table path (with model_spec holding the table's text)
+    input_size: tuple[int, int, int]  # (C, H, W) the model is fed
+    mean: tuple[float, ...]  # normalisation, in [0, 1] units, per input channel
+    std: tuple[float, ...]
+    classes: tuple[str, ...]
+    model_args: dict[str, Any] = field(default_factory=dict)  # create_model(model, **model_args)
+    model_spec: str | None = None
+    data_name: str | None = None  # the data set name or image folder it was trained on
+    channels: int | None = None  # channels of the stored images (None: those of the input)
+    hflip_valid: bool = False  # mirrored images keep their class (TTA may flip)
+    eval_crop: float = 1.0  # centre crop of evaluation: this fraction of the stored side is kept
+    config: dict[str, Any] | None = None  # the run's TrainConfig, as its config.yaml
+    epoch: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    pretrained: str | None = None  # published weights loaded into a fresh model (no training run)
+
+    # -- building -------------------------------------------------------------------------------
+    @classmethod
+    def of_run(cls, model: ZooModel, data: DataBundle, pipeline: BatchPipeline, cfg: TrainConfig) -> CheckpointMeta:
+        """The record of a model being trained on `data` through `pipeline` under `cfg`."""
+        from ..config import to_mapping
+        return cls(model=model.model_name, model_args=dict(model.model_args),
+                   model_spec=getattr(model, "spec_text", None), classes=tuple(data.classes),
+                   input_size=(model.in_chans, *pipeline.out_size), mean=tuple(pipeline.mean),
+                   std=tuple(pipeline.std), data_name=data.name, channels=data.channels,
+                   hflip_valid=data.hflip_valid, eval_crop=data.eval_crop, config=to_mapping(cfg))
+
+    def with_metrics(self, epoch: int, metrics: dict[str, float]) -> CheckpointMeta:
+        return replace(self, epoch=epoch, metrics=dict(metrics))
+
+    # -- reading and writing --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the first format's keys)."""
+        out: dict[str, Any] = {
+            "model": self.model, "model_args": self.model_args, "model_spec": self.model_spec,
+            "classes": list(self.classes), "input_size": list(self.input_size),
+            "mean": list(self.mean), "std": list(self.std),
+            "data": {"name": self.data_name, "channels": self.channels, "hflip_valid": self.hflip_valid,
+                     "eval_crop": self.eval_crop},
+            "config": self.config,
+        }
+        if self.epoch is not None:
+            out.update(epoch=self.epoch, metrics=self.metrics)
+        if self.pretrained is not None:
+            out["pretrained"] = self.pretrained
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "checkpoint") -> CheckpointMeta:
+        """Read any version's metadata; a record without a model, classes or input size is an error."""
+        missing = [k for k in ("model", "classes", "input_size", "mean", "std") if k not in d]
+        if missing:
+            raise CheckpointError(f"{source}: metadata lacks {', '.join(map(repr, missing))}: "
+                                  f"not a cnnzoo checkpoint")
+        data = d.get("data") or {}
+        c, h, w = (int(v) for v in d["input_size"])
+        return cls(model=d["model"], input_size=(c, h, w), mean=tuple(d["mean"]), std=tuple(d["std"]),
+                   classes=tuple(str(k) for k in d["classes"]), model_args=dict(d.get("model_args") or {}),
+                   model_spec=d.get("model_spec"), data_name=data.get("name"), channels=data.get("channels"),
+                   hflip_valid=bool(data.get("hflip_valid", False)), eval_crop=float(data.get("eval_crop", 1.0)),
+                   config=d.get("config"), epoch=d.get("epoch"), metrics=dict(d.get("metrics") or {}),
+                   pretrained=d.get("pretrained"))
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "checkpoint") -> CheckpointMeta:
+        return cls.from_dict(json.loads(text), source=source)
+
+    # the mapping view of the first format (`meta["classes"]`, `meta.get("model")`) for callers
+    # written against the plain dict
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.to_dict().get(key, default)
+
+    # -- using ----------------------------------------------------------------------------------
+    @property
+    def stored_channels(self) -> int:
+        return self.channels or self.input_size[0]
+
+    def build_model(self) -> ZooModel:
+        """The (untrained) model this record describes: registry name + arguments, or table text."""
+        if self.model_spec:
+            from ..netspec import build_from_text
+            return build_from_text(self.model_spec, **self.model_args)
+        from ..registry import create_model
+        return create_model(self.model, **self.model_args)
+
+    def pipeline(self) -> BatchPipeline:
+        """Evaluation preprocessing: channel conversion, centre crop, resize, normalisation."""
+        from ..data.augment import BatchPipeline
+        c, h, w = self.input_size
+        return BatchPipeline(out_size=(h, w), in_chans=c, mean=self.mean, std=self.std, augment=None,
+                             hflip_valid=self.hflip_valid, eval_crop=self.eval_crop)
+
+    def train_config(self) -> TrainConfig | None:
+        """The run's configuration (None for a model that was not trained by cnnzoo); keys an
+        older cnnzoo did not write take today's defaults."""
+        if self.config is None:
+            return None
+        from ..config import from_mapping
+        from .config import TrainConfig
+        return from_mapping(TrainConfig, self.config, source="checkpoint config")
+
+    def data_config(self, **overrides: Any) -> DataConfig:
+        """The data the model was trained on, as it was split (seed, fractions), with the
+        non-None `overrides` (data, data_dir, strict...) applied."""
+        from ..data.config import DataConfig
+        cfg = self.train_config()
+        base = cfg.data_config if cfg is not None else DataConfig(data=self.data_name or DataConfig.data)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return replace(base, **given)
