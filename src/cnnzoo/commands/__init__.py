@@ -21,4 +21,5 @@ COMMANDS: tuple[str, ...] = (
     "export",
     "features",
     "compress",
+    "bench",
 )
