@@ -15,7 +15,8 @@ CHW = tuple[int, int, int]
 
 def parse_chw(value: str | int | Sequence[int], *, channels: int = 3) -> CHW:
     """(C, H, W) from "CxHxW", "HxW" or "H" (also with '×'), an int H, or a sequence of 1-3 ints;
-    missing channels are `channels`, a single side is square. A ValueError says what was expected."""
+    missing channels are `channels` (0: "the model's", for the caller to fill), a single side is
+    square. A ValueError says what was expected."""
     if isinstance(value, str):
         try:
             parts = tuple(int(p) for p in value.lower().replace("×", "x").replace(" ", "").split("x"))
@@ -25,12 +26,12 @@ def parse_chw(value: str | int | Sequence[int], *, channels: int = 3) -> CHW:
         parts = (value,)
     else:
         parts = tuple(int(p) for p in value)
+    if not 1 <= len(parts) <= 3 or min(parts) < 1:
+        raise ValueError(f"input size {value!r}: expected CxHxW with positive sizes, e.g. 3x224x224, or H")
     if len(parts) == 1:
         parts = (channels, parts[0], parts[0])
     elif len(parts) == 2:
         parts = (channels, *parts)
-    if len(parts) != 3 or min(parts) < 1:
-        raise ValueError(f"input size {value!r}: expected CxHxW with positive sizes")
     return parts  # type: ignore[return-value]
 
 

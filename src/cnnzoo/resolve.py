@@ -37,6 +37,9 @@ class ResolvedModel:
 
     def build_on_meta(self, **overrides: Any) -> ZooModel:
         """The same network with shapes only (the counters' fast path)."""
+        if is_table_path(self.name):
+            from .netspec import build_on_meta as build_table_on_meta
+            return build_table_on_meta(self.name, **overrides)
         from .analysis.counting import build_on_meta
         return build_on_meta(self.name, **{**self.build_args, **overrides})
 

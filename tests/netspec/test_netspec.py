@@ -154,7 +154,7 @@ def test_bad_rows(rows, match):
 
 def test_bad_files():
     _err("layers:\n  - fc 2\n", r"net\.yaml: missing `input:`")
-    _err("input: 64x64\nlayers:\n  - fc 2\n", r"net\.yaml, line 1: input must be CxHxW")
+    _err("input: 64\nlayers:\n  - fc 2\n", r"net\.yaml, line 1: input must be CxHxW")
     _err(BASE + "  - fc 2\nclases: 3\n", r"net\.yaml, line 4: unknown key 'clases' \(did you mean classes\?\)")
     _err(BASE + "  - conv 3x3@8\n - fc 2\n", r"net\.yaml, line \d+: not valid YAML")
     _err("input: 3x32x32\nclasses: 3\nlayers:\n  - fc 2\n", r"line 4 \(fc 2\): the classifier has 2 outputs but `classes:` says 3")

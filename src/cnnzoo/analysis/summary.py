@@ -441,10 +441,9 @@ def load_model(model: nn.Module | str | Path, *, meta: bool = True,
     network sized by its input is built for `input_size`), or as given."""
     if isinstance(model, nn.Module):
         return model
-    from ..registry import is_table_path
     from ..resolve import resolve_model
     resolved = resolve_model(str(model), input_size=input_size)
-    return resolved.build_on_meta() if meta and not is_table_path(str(model)) else resolved.build()
+    return resolved.build_on_meta() if meta else resolved.build()
 
 
 def render_show(model: nn.Module | str | Path, input_size: tuple[int, int, int] | str | int | None = None,

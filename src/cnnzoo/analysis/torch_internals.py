@@ -1,4 +1,4 @@
-"""Every private torch API cnnzoo relies on, in one place (tested with torch 2.4 - 2.14).
+"""Every private torch API cnnzoo relies on, in one place (tested with torch 2.14.1).
 
 The tracer (`analysis/trace.py`) and the memory measurement (`analysis/memory.py`) need a few
 things torch offers only under private names: intercepting every operator

@@ -58,15 +58,18 @@ def load_data(config: DataConfig | str, *, size: int | None = None, memory_budge
     if side is None:
         raise ValueError("load_data: give size= or a DataConfig with img_size")
     if cfg.data in BUILTIN:
-        return _load_builtin(cfg.data, seed=cfg.seed, root=Path(cfg.data_dir).expanduser(), download=cfg.download,
-                             val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-    path = Path(cfg.data).expanduser()
-    if not path.exists() and "/" not in cfg.data and "\\" not in cfg.data:
-        raise DataError(f"unknown data set {cfg.data!r}: expected one of {', '.join(BUILTIN)} or a path to an "
-                        f"image folder")
-    return _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
-                        test_fraction=cfg.test_fraction, strict=cfg.strict,
-                        memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+        bundle = _load_builtin(cfg.data, seed=cfg.seed, root=Path(cfg.data_dir).expanduser(), download=cfg.download,
+                               val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    else:
+        path = Path(cfg.data).expanduser()
+        if not path.exists() and "/" not in cfg.data and "\\" not in cfg.data:
+            raise DataError(f"unknown data set {cfg.data!r}: expected one of {', '.join(BUILTIN)} or a path to an "
+                            f"image folder")
+        bundle = _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
+                              test_fraction=cfg.test_fraction, strict=cfg.strict,
+                              memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+    from .limit import limit_bundle  # --limit-train / --limit-eval: stratified subsets for quick runs
+    return limit_bundle(bundle, train=cfg.limit_train, evaluation=cfg.limit_eval, seed=cfg.seed)
 
 
 def _load_builtin(name: str, *, seed: int, root: Path, download: bool, val_fraction: float,

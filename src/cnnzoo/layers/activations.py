@@ -43,3 +43,13 @@ class ScaledTanh(nn.Module):
 
     def extra_repr(self) -> str:
         return f"amplitude={self.amplitude}, slope={self.slope:.4g}"
+
+
+class SELU(nn.SELU):
+    """Scaled exponential linear unit (Klambauer et al. 2017, Eq. 2; seed 000 §2 lists it):
+    selu(x) = lambda * x for x > 0, lambda * alpha * (exp(x) - 1) otherwise, with
+    alpha = 1.6733 and lambda = 1.0507 chosen so that activations of a fully connected network
+    with LeCun-normal weights (`--init lecun`) keep zero mean and unit variance (§3)."""
+
+    ALPHA = 1.6732632423543772
+    LAMBDA = 1.0507009873554805

@@ -3,6 +3,7 @@ Fire, SqueezeExcite)."""
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -11,13 +12,16 @@ from torch import Tensor, nn
 from .parser import SpecError
 
 
-class Conv(nn.Sequential):
-    """One convolution row: Conv2d (`conv`) -> BatchNorm2d (`bn`, with `bn`) -> activation (`act`)."""
+BATCH_NORMS: dict[int, type[nn.Module]] = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}  # by map dims
 
-    def __init__(self, conv: nn.Conv2d, bn: bool, act: nn.Module | None) -> None:
+
+class Conv(nn.Sequential):
+    """One convolution row: Conv1d/2d/3d (`conv`) -> batch norm (`bn`, with `bn`) -> activation (`act`)."""
+
+    def __init__(self, conv: nn.Conv1d | nn.Conv2d | nn.Conv3d, bn: bool, act: nn.Module | None) -> None:
         layers: OrderedDict[str, nn.Module] = OrderedDict(conv=conv)
         if bn:
-            layers["bn"] = nn.BatchNorm2d(conv.out_channels)
+            layers["bn"] = BATCH_NORMS[len(conv.kernel_size)](conv.out_channels)
         if act is not None:
             layers["act"] = act
         super().__init__(layers)
@@ -39,7 +43,7 @@ class FullyConnected(nn.Module):
     """
 
     def __init__(self, linear: nn.Linear, bn: bool, act: nn.Module | None, *,
-                 expected_map: tuple[int, int, int] | None, where: str, spec_input: str) -> None:
+                 expected_map: tuple[int, ...] | None, where: str, spec_input: str) -> None:
         super().__init__()
         self.fc = linear
         self.bn = nn.BatchNorm1d(linear.out_features) if bn else None
@@ -49,11 +53,10 @@ class FullyConnected(nn.Module):
     def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) or (N, F) -> (N, out)
         if x.dim() > 2:
             if self.expected_map is not None and tuple(x.shape[1:]) != self.expected_map:
-                c, h, w = x.shape[1:]
-                ec, eh, ew = self.expected_map
+                got, want = tuple(x.shape[1:]), self.expected_map
                 raise SpecError(
-                    f"{self.where}: input is {h}x{w}x{c} = {c * h * w} features but the layer was built for "
-                    f"{eh}x{ew}x{ec} = {ec * eh * ew} (the spec's input {self.spec_input}); run the network at "
+                    f"{self.where}: input is {map_text(got)} = {math.prod(got)} features but the layer was built for "
+                    f"{map_text(want)} = {math.prod(want)} (the spec's input {self.spec_input}); run the network at "
                     "that input size, or put `gap` before the first fc so that any size works")
             x = torch.flatten(x, 1)
         x = self.fc(x)
@@ -62,11 +65,48 @@ class FullyConnected(nn.Module):
         return self.act(x) if self.act is not None else x
 
 
-class GlobalAvgPool(nn.Module):
-    """`gap`: average over H and W -> (N, C)."""
+def map_text(shape: tuple[int, ...]) -> str:
+    """(C, H, W) -> "HxWxC" as the tables print a map ((C, L) -> "LxC", (C, D, H, W) -> "DxHxWxC")."""
+    return "x".join(map(str, (*shape[1:], shape[0])))
 
-    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N, C)
-        return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+
+class GlobalAvgPool(nn.Module):
+    """`gap`: average over every spatial axis -> (N, C)."""
+
+    def forward(self, x: Tensor) -> Tensor:  # (N, C, *spatial) -> (N, C)
+        if x.dim() == 4:
+            return torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return x.mean(tuple(range(2, x.dim())))
+
+
+class Branches(nn.Module):
+    """Parallel branches on one input, joined (seed 002's layer catalogue: concatenation, split,
+    element-wise sum / product / maximum):
+
+    - concat: y = cat(b_1(x), ..., b_n(x)) along channels;
+    - add / mul / max: y = b_1(x) + ... (element-wise; the branches must agree in shape);
+    - split: x is cut along channels into parts (`sizes`), b_i takes part i, outputs concatenated.
+    An empty branch is the identity."""
+
+    def __init__(self, join: str, branches: list[nn.Sequential], sizes: list[int] | None = None) -> None:
+        super().__init__()
+        self.join, self.sizes = join, sizes
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.join == "split":
+            assert self.sizes is not None
+            return torch.cat([b(part) for b, part in zip(self.branches, torch.split(x, self.sizes, 1), strict=True)], 1)
+        outs = [b(x) for b in self.branches]
+        if self.join == "concat":
+            return torch.cat(outs, 1)
+        y = outs[0]
+        for o in outs[1:]:
+            y = y + o if self.join == "add" else y * o if self.join == "mul" else torch.maximum(y, o)
+        return y
+
+    def extra_repr(self) -> str:
+        return f"join={self.join}" + (f", sizes={self.sizes}" if self.sizes else "")
 
 
 class Softmax(nn.Identity):
@@ -91,8 +131,7 @@ class Residual(nn.Module):
         """The branch as ResNet's table writes a block: {"blocks": "[3x3, 64; 3x3, 64]"}."""
         parts = []
         for m in self.branch.modules():
-            if isinstance(m, nn.Conv2d):
-                kh, kw = m.kernel_size
+            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
                 dw = ", dw" if m.groups > 1 and m.groups == m.in_channels else ""
-                parts.append(f"{kh}x{kw}, {m.out_channels}{dw}")
+                parts.append(f"{'x'.join(map(str, m.kernel_size))}, {m.out_channels}{dw}")
         return {"blocks": f"[{'; '.join(parts)}]"}

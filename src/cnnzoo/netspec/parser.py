@@ -14,7 +14,6 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from ..input_size import parse_chw
 
 
 class SpecError(ConfigError):
@@ -36,16 +35,20 @@ class Where:
 
 
 # -- vocabulary --------------------------------------------------------------------------------
-ACTIVATIONS = ("relu", "relu6", "lrelu", "leakyrelu", "prelu", "elu", "gelu", "silu", "swish", "tanh", "sigmoid",
-               "scaled_tanh", "hardswish")
-WINDOW_LAYERS = ("conv", "dwconv", "separable", "maxpool", "avgpool")
-SIMPLE_LAYERS = ("fc", "gap", "flatten", "dropout", "bn", "lrn", "se", "softmax", *ACTIVATIONS)
-BLOCKS = ("residual", "inception", "fire", "se")
-LAYERS = tuple(dict.fromkeys(("conv", "dwconv", "separable", "maxpool", "avgpool", "gap", "flatten", "fc",
-                              "dropout", "bn", "lrn", *ACTIVATIONS, "softmax", "residual", "inception",
-                              "fire", "se")))
+ACTIVATIONS = ("relu", "relu6", "lrelu", "leakyrelu", "prelu", "elu", "selu", "gelu", "silu", "swish", "tanh",
+               "sigmoid", "scaled_tanh", "hardswish")
+WINDOW_LAYERS = ("conv", "dwconv", "separable", "maxpool", "avgpool", "lppool")
+SIMPLE_LAYERS = ("fc", "gap", "flatten", "dropout", "bn", "lrn", "layernorm", "groupnorm", "highway", "identity",
+                 "se", "softmax", *ACTIVATIONS)
+BRANCH_BLOCKS = ("concat", "add", "mul", "max", "split")  # parallel branches joined (seed 002's layer catalogue)
+BLOCKS = ("residual", "inception", "fire", "se", "dense", *BRANCH_BLOCKS)
+LAYERS = tuple(dict.fromkeys(("conv", "dwconv", "separable", "maxpool", "avgpool", "lppool", "gap", "flatten", "fc",
+                              "dropout", "bn", "lrn", "layernorm", "groupnorm", "highway", "identity", *ACTIVATIONS,
+                              "softmax", "residual", "inception", "fire", "se", "dense", *BRANCH_BLOCKS)))
 ALIASES = {"drop": "dropout", "pool": "maxpool", "linear": "fc", "dense": "fc", "globalavgpool": "gap",
-           "avgpool_global": "gap", "batchnorm": "bn", "swish": "silu", "leakyrelu": "lrelu"}
+           "avgpool_global": "gap", "batchnorm": "bn", "swish": "silu", "leakyrelu": "lrelu", "ln": "layernorm",
+           "gn": "groupnorm", "l2pool": "lppool", "cat": "concat", "sum": "add"}
+FLOAT_OPTIONS = ("alpha", "beta", "k", "p", "gate", "dropconnect")  # options whose value is a real number
 
 # options: name -> takes a value
 OPTIONS: dict[str, dict[str, bool]] = {
@@ -57,13 +60,24 @@ OPTIONS: dict[str, dict[str, bool]] = {
                   "linear": False},
     "maxpool": {"stride": True, "pad": True, "ceil": False},
     "avgpool": {"stride": True, "pad": True, "ceil": False},
-    "fc": {"bn": False, "nobias": False, "linear": False},
+    "lppool": {"stride": True, "p": True},
+    "fc": {"bn": False, "nobias": False, "linear": False, "dropconnect": True},
+    "highway": {"gate": True},
     "lrn": {"size": True, "alpha": True, "beta": True, "k": True},
 }
 ACT_OPTION_LAYERS = ("conv", "dwconv", "separable", "fc")
 TOP_LEVEL = ("name", "input", "classes", "mean", "std", "padding", "activation", "layers", "description")
 
-_WINDOW = re.compile(r"^(\d+)(?:x(\d+))?(?:/(\d+))?(?:@(\d+|classes))?$")
+# limits, checked before anything is built: a table beyond them is a typo or an attack
+MAX_TEXT = 1_000_000  # characters of YAML
+MAX_NESTING = 16  # levels of YAML lists / mappings
+MAX_REPEAT = 1000  # `xN`
+MAX_ROWS = 10_000  # rows after repeats
+MAX_WIDTH = 1_000_000  # channels / features of one row
+MAX_SIDE = 16_384  # pixels of the input's side, kernel and stride sizes
+MAX_CHANNELS = 4096  # channels of the input
+
+_WINDOW = re.compile(r"^(\d+(?:x\d+){0,2})(?:/(\d+))?(?:@(\d+|classes))?$")  # K, KxK or KxKxK
 _SHAPE = re.compile(r"^\d+(?:x\d+)*$")
 
 
@@ -73,7 +87,7 @@ class Row:
 
     kind: str
     where: Where
-    kernel: tuple[int, int] | None = None
+    kernel: tuple[int, ...] | None = None  # as written: (K,) means K in every dimension
     stride: int | None = None
     width: int | str | None = None  # channels / features; "classes" for `fc classes`
     value: float | None = None  # dropout probability, se reduction
@@ -82,6 +96,7 @@ class Row:
     expect: tuple[int, ...] | None = None  # "-> 196x196x80": H x W x C (or F) the table prints
     repeat: int = 1
     children: tuple[Row, ...] = ()  # residual branch
+    branches: tuple[tuple[Row, ...], ...] = ()  # concat / add / mul / max / split: the parallel branches
     block: dict[str, object] = field(default_factory=dict)  # inception / fire / residual settings
 
 
@@ -89,7 +104,7 @@ class Row:
 class NetSpec:
     name: str
     source: str
-    input_size: tuple[int, int, int]  # C, H, W
+    input_size: tuple[int, ...]  # C, H, W (C, L for 1-D signals; C, D, H, W for volumes)
     rows: tuple[Row, ...]
     classes: int | None = None
     mean: tuple[float, ...] | None = None
@@ -113,8 +128,31 @@ def _value(node: yaml.Node) -> object:
         loader.dispose()
 
 
+def _check_structure(text: str, source: str) -> None:
+    """Refuse, before composing, what would make YAML itself hang or recurse: huge text,
+    aliases (`*name`, the "billion laughs"), deep nesting."""
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"{source}: {len(text):,} characters; a network table is limited to {MAX_TEXT:,}")
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise SpecError(f"{source}, line {event.start_mark.line + 1}: YAML aliases (*name) are not "
+                                "allowed in a network table; write the rows out")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise SpecError(f"{source}, line {event.start_mark.line + 1}: lists / mappings nest more "
+                                    f"than {MAX_NESTING} levels deep; a network table needs at most 4")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # reported with its line by `yaml.compose` below
+
+
 def parse_spec(text: str, source: str = "<text>") -> NetSpec:
     """Read a table spec from YAML text (`source` names it in errors)."""
+    _check_structure(text, source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
@@ -160,20 +198,28 @@ def parse_spec(text: str, source: str = "<text>") -> NetSpec:
     if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
         raise Where(source, _line(layers_node)).error("`layers:` must be a non-empty list of rows, e.g. - conv 3x3@16")
     rows = tuple(r for node in layers_node.value for r in _rows(node, source, text))
+    if sum(r.repeat for r in rows) > MAX_ROWS:
+        raise SpecError(f"{source}: {sum(r.repeat for r in rows):,} rows after repeats; "
+                        f"a network table is limited to {MAX_ROWS:,}")
     name = str(top.get("name") or (Path(source).stem if source != "<text>" else "netspec"))
     return NetSpec(name=name, source=source, input_size=input_size, rows=rows, classes=classes, mean=mean, std=std,
                    padding=padding, activation=activation, description=str(top.get("description") or ""),
                    text=text)
 
 
-def _input(value: object, where: Where) -> tuple[int, int, int]:
-    text = str(value)
-    if text.lower().replace("×", "x").count("x") != 2:
-        raise where.error(f"input must be CxHxW (channels x height x width), e.g. 3x64x64; got {value!r}")
-    try:
-        return parse_chw(text)
-    except ValueError:
-        raise where.error(f"input must be CxHxW with positive sizes, e.g. 3x64x64; got {value!r}") from None
+def _input(value: object, where: Where) -> tuple[int, ...]:
+    """CxHxW (images), CxL (1-D: audio, seed 001) or CxDxHxW (3-D: video, CT volumes)."""
+    text = str(value).lower().replace("×", "x").replace(" ", "")
+    if not _SHAPE.match(text) or not 1 <= text.count("x") <= 3:
+        raise where.error("input must be CxHxW (channels x height x width, e.g. 3x64x64), CxL for a 1-D signal "
+                          f"(1x16000) or CxDxHxW for a volume (1x16x112x112); got {value!r}")
+    sizes = tuple(int(p) for p in text.split("x"))
+    if min(sizes) < 1:
+        raise where.error(f"input sizes must be positive, got {value!r}")
+    if max(sizes[1:]) > MAX_SIDE or sizes[0] > MAX_CHANNELS:
+        raise where.error(f"input {value!r} is larger than any network's input (sizes <= {MAX_SIDE:,}, "
+                          f"channels <= {MAX_CHANNELS:,})")
+    return sizes
 
 
 def _floats(value: object, where: Where | None, label: str) -> tuple[float, ...] | None:
@@ -205,7 +251,7 @@ def _rows(node: yaml.Node, source: str, doc: str) -> list[Row]:
     if isinstance(node, yaml.MappingNode):
         if len(node.value) != 1:
             raise Where(source, line).error(
-                "a block row is a mapping with one key (residual, inception, fire or se), e.g. `- se: 16`")
+                f"a block row is a mapping with one key ({', '.join(BLOCKS)}), e.g. `- se: 16`")
         knode, vnode = node.value[0]
         kind = str(_value(knode)).strip().lower()
         written = " ".join(doc[node.start_mark.index:node.end_mark.index].split())
@@ -218,6 +264,10 @@ def _rows(node: yaml.Node, source: str, doc: str) -> list[Row]:
             return [_fire(vnode, where)]
         if kind == "se":
             return [_row(f"se {_value(vnode)}", Where(source, line, f"se: {_value(vnode)}"))]
+        if kind == "dense":
+            return [_dense(vnode, where)]
+        if kind in BRANCH_BLOCKS or kind in ALIASES and ALIASES[kind] in BRANCH_BLOCKS:
+            return [_branches(ALIASES.get(kind, kind), vnode, where, source, doc)]
         raise where.error(f"unknown block {kind!r}{_hint(kind, BLOCKS)}; expected one of: {', '.join(BLOCKS)} "
                           f"(simple layers are written as text: - conv 3x3@16)", with_text=False)
     raise Where(source, line).error("a row must be text (e.g. conv 3x3@16) or a block (e.g. residual: [...])")
@@ -240,14 +290,14 @@ def _row(text: str, where: Where) -> Row:
     if kind not in LAYERS:
         raise where.error(f"unknown layer {text!r}{_hint(raw_kind, LAYERS)}; expected one of: {', '.join(LAYERS)}",
                           with_text=False)
-    if kind in ("residual", "inception", "fire"):
+    if kind in ("residual", "inception", "fire", "dense", *BRANCH_BLOCKS):
         raise where.error(f"{kind} is a block: write it as `- {kind}: ...` (see the grammar in cnnzoo.netspec)")
     args = tokens[1:]
     repeat = 1
     if args and re.fullmatch(r"x\d+", args[-1].lower()):
         repeat = int(args.pop()[1:])
-        if repeat < 1:
-            raise where.error("a repeat count must be >= 1, e.g. x3")
+        if not 1 <= repeat <= MAX_REPEAT:
+            raise where.error(f"a repeat count must be in 1..{MAX_REPEAT}, e.g. x3")
     fields: dict[str, object] = {"kind": kind, "where": where, "expect": expect, "repeat": repeat}
     if kind in WINDOW_LAYERS:
         fields.update(_window(kind, args, where))
@@ -256,8 +306,13 @@ def _row(text: str, where: Where) -> Row:
         if not args or not (args[0].isdigit() or args[0] == "classes"):
             raise where.error("missing width; expected fc N (e.g. fc 500) or fc classes")
         fields["width"] = int(args[0]) if args[0].isdigit() else "classes"
-        if fields["width"] == 0:
-            raise where.error("fc width must be >= 1")
+        if fields["width"] == 0 or (isinstance(fields["width"], int) and fields["width"] > MAX_WIDTH):
+            raise where.error(f"fc width must be in 1..{MAX_WIDTH:,} features")
+        args = args[1:]
+    elif kind == "groupnorm":
+        if not args or not args[0].isdigit() or int(args[0]) < 1:
+            raise where.error("missing the number of groups; expected groupnorm G, e.g. groupnorm 32")
+        fields["value"] = int(args[0])
         args = args[1:]
     elif kind in ("dropout", "se"):
         if args and not args[0].startswith(tuple("abcdefghijklmnopqrstuvwxyz")):
@@ -288,23 +343,22 @@ def _number(token: str, kind: str, where: Where) -> float:
 def _window(kind: str, args: list[str], where: Where) -> dict[str, object]:
     conv = kind in ("conv", "separable")
     example = {"conv": "conv 3x3@64", "separable": "separable 3x3@128", "dwconv": "dwconv 3x3",
-               "maxpool": "maxpool 2x2", "avgpool": "avgpool 2x2"}[kind]
+               "maxpool": "maxpool 2x2", "avgpool": "avgpool 2x2", "lppool": "lppool 2x2 p 2"}[kind]
     m = _WINDOW.match(args[0].lower()) if args else None
-    if m is None or (conv and m.group(4) is None) or (not conv and m.group(4) is not None):
+    if m is None or (conv and m.group(3) is None) or (not conv and m.group(3) is not None):
         what = "kernel and width" if conv else "kernel"
         got = f", got {args[0]!r}" if args else ""
         raise where.error(f"missing {what}; expected {example} (KxK[/stride]{'@channels' if conv else ''}){got}")
-    kh = int(m.group(1))
-    kw = int(m.group(2) or kh)
-    stride = int(m.group(3)) if m.group(3) else None
+    kernel = tuple(int(k) for k in m.group(1).split("x"))  # the builder fits it to the input's dimensions
+    stride = int(m.group(2)) if m.group(2) else None
     width: int | str | None = None
     if conv:
-        width = m.group(4) if m.group(4) == "classes" else int(m.group(4))
-        if width == 0:
-            raise where.error("the number of channels must be >= 1")
-    if min(kh, kw) < 1 or (stride is not None and stride < 1):
-        raise where.error("kernel and stride must be >= 1")
-    return {"kernel": (kh, kw), "stride": stride, "width": width}
+        width = m.group(3) if m.group(3) == "classes" else int(m.group(3))
+        if width == 0 or (isinstance(width, int) and width > MAX_WIDTH):
+            raise where.error(f"the number of channels must be in 1..{MAX_WIDTH:,}")
+    if min(kernel) < 1 or (stride is not None and stride < 1) or max(*kernel, stride or 1) > MAX_SIDE:
+        raise where.error(f"kernel and stride must be in 1..{MAX_SIDE:,}")
+    return {"kernel": kernel, "stride": stride, "width": width}
 
 
 def _options(kind: str, args: list[str], where: Where) -> tuple[dict[str, object], str | None]:
@@ -332,8 +386,8 @@ def _options(kind: str, args: list[str], where: Where) -> tuple[dict[str, object
             if i + 1 >= len(args):
                 raise where.error(f"option {tok} needs a value, e.g. {tok} 2")
             value = _number(args[i + 1], f"{kind} {tok}", where)
-            options[tok] = int(value) if tok not in ("alpha", "beta", "k") else value
-            if tok != "alpha" and tok != "beta" and tok != "k" and (value != int(value) or value < 0):
+            options[tok] = value if tok in FLOAT_OPTIONS else int(value)
+            if tok not in FLOAT_OPTIONS and (value != int(value) or value < 0):
                 raise where.error(f"{tok} must be a non-negative integer, got {args[i + 1]!r}")
             i += 2
         else:
@@ -421,4 +475,46 @@ def _fire(node: yaml.Node, where: Where) -> Row:
 
 
 def _count(v: object, *, zero: bool = False) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if zero else v >= 1)
+    return isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if zero else v >= 1) and v <= MAX_WIDTH
+
+
+DENSE_KEYS = ("layers", "growth", "bn_size")
+
+
+def _dense(node: yaml.Node, where: Where) -> Row:
+    """`- dense: {layers: 6, growth: 32}`: DenseNet-B's dense block (bn_size 4: the 4k bottleneck)."""
+    value = _value(node)
+    if not isinstance(value, dict) or not {"layers", "growth"} <= set(value) or not set(value) <= set(DENSE_KEYS):
+        raise where.error("dense needs {layers: N, growth: K} (optional bn_size: 4), e.g. dense: {layers: 6, growth: 32}")
+    for key, v in value.items():
+        if not _count(v):
+            raise where.error(f"dense {key} must be a positive integer, got {v!r}")
+    return Row(kind="dense", where=where, block=value)
+
+
+def _branches(kind: str, node: yaml.Node, where: Where, source: str, doc: str) -> Row:
+    """`- concat: [[rows], [rows]]` (and add / mul / max / split): parallel branches on one input.
+
+    An empty branch `[]` is the identity. `split` cuts the input's channels into equal parts, one
+    per branch (or `{sizes: [a, b], branches: [...]}`), and concatenates the branches' outputs."""
+    sizes = None
+    if kind == "split" and isinstance(node, yaml.MappingNode):
+        parts = {str(_value(k)): v for k, v in node.value}
+        if set(parts) != {"sizes", "branches"}:
+            raise where.error("split takes [[rows], [rows], ...] or {sizes: [a, b, ...], branches: [[rows], ...]}")
+        sizes = _value(parts["sizes"])
+        if not isinstance(sizes, list) or not all(_count(v) for v in sizes):
+            raise where.error(f"split sizes must be a list of positive channel counts, got {sizes!r}")
+        node = parts["branches"]
+    example = f"{kind}: [[conv 1x1@32], [conv 3x3@32]]"
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) < 2:
+        raise where.error(f"{kind} needs a list of two or more branches, each a list of rows (e.g. {example}; "
+                          "[] is the identity)")
+    branches = []
+    for item in node.value:
+        if not isinstance(item, yaml.SequenceNode):
+            raise where.error(f"each {kind} branch must be a list of rows (e.g. {example})")
+        branches.append(tuple(r for sub in item.value for r in _rows(sub, source, doc)))
+    if sizes is not None and len(sizes) != len(branches):
+        raise where.error(f"split has {len(sizes)} sizes for {len(branches)} branches")
+    return Row(kind=kind, where=where, branches=tuple(branches), block={"sizes": sizes} if sizes else {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,10 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
 
     `source` is a run folder or `.safetensors` checkpoint (model, classes and preprocessing come
     from its metadata), or a registered model name / network table `.yaml` (built fresh, with
-    `pretrained` weights loaded through `models.pretrained.load_pretrained` when given; classes
-    are then "0".."N-1" and preprocessing is the card's input size, mean and std).
+    `pretrained` weights loaded through `models.pretrained.load_pretrained` when given). A fresh
+    model's classes are "0".."N-1" and its preprocessing the card's input size, mean and std; a
+    pretrained 1000-class model has ImageNet's class names and the weights' own preprocessing
+    (mean, std, centre-crop fraction: `models.weight_packages.pretrained_preprocessing`).
     The model comes back in eval mode on `device`.
     """
     text = str(source)
@@ -73,10 +75,40 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
     if pretrained is not None:
         load_pretrained(model, pretrained)
     model.to(device).eval()
-    meta = CheckpointMeta(model=text, input_size=resolved.input_size, mean=resolved.mean, std=resolved.std,
-                          classes=tuple(str(i) for i in range(model.num_classes)), channels=resolved.input_size[0],
-                          pretrained=pretrained)
+    mean, std, crop = resolved.mean, resolved.std, 1.0
+    classes = tuple(str(i) for i in range(model.num_classes))
+    if pretrained is not None:
+        from ..models.weight_packages import imagenet_classes, pretrained_preprocessing
+        prep = pretrained_preprocessing(pretrained, mean=mean, std=std)
+        mean, std, crop = prep.mean, prep.std, prep.crop
+        classes = tuple(imagenet_classes()) if model.num_classes == 1000 else classes
+    meta = CheckpointMeta(model=text, input_size=resolved.input_size, mean=tuple(mean), std=tuple(std),
+                          classes=classes, channels=resolved.input_size[0], eval_crop=crop, pretrained=pretrained)
     return Loaded(model, meta, meta.pipeline(), Path(text))
+
+
+class _ClassSubset(torch.nn.Module):
+    """The logits of a few of a model's classes, in the order given."""
+
+    def __init__(self, model: ZooModel, indices: list[int]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("indices", torch.tensor(indices), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, len(indices))
+        return split_outputs(self.model(x))[0].index_select(1, self.indices.to(x.device))
+
+
+def restrict_to_classes(loaded: Loaded, classes: tuple[str, ...], *, data_name: str) -> Loaded:
+    """`loaded` predicting only `classes` (names that must all be among its own): how a
+    pretrained ImageNet model is evaluated on a folder of some of ImageNet's classes."""
+    own = {c: i for i, c in enumerate(loaded.classes)}
+    unknown = [c for c in classes if c not in own]
+    if unknown:
+        raise DataError(f"{data_name} has classes {unknown[:5]} that the model does not know (its classes: "
+                        f"{list(loaded.classes)[:5]}...): evaluate on data with the model's classes")
+    subset = _ClassSubset(loaded.model, [own[c] for c in classes]).eval()
+    return Loaded(subset, replace(loaded.meta, classes=tuple(classes)), loaded.pipeline, loaded.path)  # type: ignore[arg-type]
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
