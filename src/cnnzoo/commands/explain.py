@@ -143,8 +143,9 @@ def run_gradcam(args: argparse.Namespace, loaded: Any, device: Any) -> int:
         name = loaded.classes[k]
         p = float(res.probabilities[i, k])
         title = f"{f.name}: {args.method} for {name!r} (p = {p:.3f}), layer {res.layer}"
-        png = plot_cam(pictures[i], res.heat[i].cpu(), args.out / f"{args.method.replace('+', 'pp')}_{_slug(f.stem)}.png",
-                       title=title, boxes=args.box or (), peak=tuple(peaks[i]))
+        stem = f"{args.method.replace('+', 'pp')}_{_slug(f.stem)}_{_slug(name)}"
+        png = plot_cam(pictures[i], res.heat[i].cpu(), args.out / f"{stem}.png", title=title,
+                       boxes=args.box or (), peak=tuple(peaks[i]))
         paths.append(png)
         entry = {"file": str(f), "class": name, "index": k, "probability": p, "layer": res.layer, "png": str(png),
                  "peak_xy": peaks[i], "peak_fraction": [peaks[i][0] / w, peaks[i][1] / h]}
@@ -152,8 +153,9 @@ def run_gradcam(args: argparse.Namespace, loaded: Any, device: Any) -> int:
             entry["boxes"], entry["mass_in_boxes"], entry["area_of_boxes"] = [list(b) for b in args.box], mass[i], area
         entries.append(entry)
     js = _write_json(args.out, "gradcam.json", {"model": _title(args), "method": args.method, "images": entries})
-    if args.json:
-        print(json.dumps(entries, indent=2))
+    if args.json:  # lists of numbers on one line
+        print(re.sub(r"\[\s+([-+0-9.e,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]",
+                     json.dumps(entries, indent=2)))
         return 0
     return _finish([*paths, js])
 

@@ -26,9 +26,9 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, *, dpi: int = DPI) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path
 
@@ -123,15 +123,17 @@ def plot_images(images: Sequence[Tensor], labels: Sequence[str], path: Path, *, 
     """A grid of images, each with its label above it."""
     plt = _plt()
     rows, cols = _grid_shape(len(images), cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.5 + 0.4), squeeze=False)
+    side = max(2.4, 6.5 / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * side, rows * (side + 0.4) + 0.6), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < len(images):
             _show(ax, images[k])
-            ax.set_title(labels[k], fontsize=8)
+            ax.set_title(labels[k], fontsize=9)
         else:
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small
 
 
 def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
@@ -185,4 +187,4 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small
