@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._argtypes import at_least
+
 
 def run(args: argparse.Namespace) -> int:
     if args.runs:
@@ -30,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", nargs="+", metavar="RUN", default=[], help="run folders: overlay their learning curves")
     p.add_argument("--plot", metavar="FILE.png", help="write the chart there (--runs: default runs_compared.png)")
     p.add_argument("--metric", choices=("top1", "top5"), default="top1", help="accuracy on the chart's y axis")
-    p.add_argument("--repeats", type=int, default=5, help="timed forward passes per model (median)")
+    p.add_argument("--repeats", type=at_least(1, 1000), default=5, help="timed forward passes per model (median)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")
     p.add_argument("--format", choices=("text", "markdown"), default="text")
     p.set_defaults(func=run)

@@ -8,18 +8,19 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from ._common import print_summary
+from ._argtypes import at_least
+from ._common import add_model_source_arguments, print_summary
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data import load_data
     from ..data.loaders import BatchSource
     from ..train.evaluate import evaluate
-    from ..train.inference import load_checkpoint
-    from ..train.report import plot_confusion
     from ..train.device import pick_device
+    from ..train.inference import open_model, restrict_to_classes
+    from ..train.report import plot_confusion
     device = pick_device(args.device)
-    loaded = load_checkpoint(args.checkpoint, device=device)
+    loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     cfg = loaded.meta.get("config", {})
     data_name = args.data or cfg.get("data") or loaded.meta.get("data", {}).get("name")
     if data_name is None:
@@ -28,9 +29,8 @@ def run(args: argparse.Namespace) -> int:
                      data_dir=args.data_dir or cfg.get("data_dir", "data"), download=cfg.get("download", True),
                      val_fraction=cfg.get("val_fraction", 0.1), test_fraction=cfg.get("test_fraction", 0.2),
                      strict=args.strict)
-    if data.classes != loaded.classes:
-        raise ConfigError(f"{data_name} has classes {list(data.classes)[:10]} but the model was trained on "
-                          f"{list(loaded.classes)[:10]}: evaluate on data with the same classes")
+    if data.classes != loaded.classes:  # a pretrained model on a subset of its classes, by name
+        loaded = restrict_to_classes(loaded, data.classes, data_name=data_name)
     split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
     if split is None:
         raise ConfigError(f"{data_name} has no {args.split} split")
@@ -52,13 +52,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a trained model", description="Evaluate a run folder or checkpoint "
                        "on the data it was trained on (or --data): top-1, top-5, macro-F1, per-class P/R, "
                        "confusion matrix PNG.")
-    p.add_argument("checkpoint", metavar="RUN_DIR|CHECKPOINT")
+    add_model_source_arguments(p, what="the model to evaluate (a model name needs --data)")
     p.add_argument("--data", help="data set name or image folder (default: the one it was trained on)")
     p.add_argument("--data-dir", help="where torchvision data sets are")
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=256)
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

@@ -1,4 +1,4 @@
-"""`cnnzoo predict CHECKPOINT IMAGE|DIR...`: top-k classes of images."""
+"""`cnnzoo predict RUN|CHECKPOINT|MODEL [--pretrained W] IMAGE|DIR...`: top-k classes of images."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import json
 import warnings
 
 from ..errors import CnnzooError
+from ._argtypes import at_least
+from ._common import add_model_source_arguments
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.inference import expand_inputs, load_checkpoint, predict_files
     from ..train.device import pick_device
+    from ..train.inference import expand_inputs, open_model, predict_files
     device = pick_device(args.device)
-    loaded = load_checkpoint(args.checkpoint, device=device)
+    loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     files = expand_inputs(args.inputs)
     results, bad = predict_files(loaded, files, top_k=args.top_k, tta=args.tta, device=device)
     if bad:
@@ -21,6 +23,9 @@ def run(args: argparse.Namespace) -> int:
         if args.strict:
             raise CnnzooError(f"{len(bad)} input files cannot be used:\n{listing}")
         warnings.warn(f"skipped {len(bad)} files that are not usable images:\n{listing}", stacklevel=1)
+    if args.csv:
+        from ..train.submission import write_submission
+        write_submission(results, args.csv)
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -31,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify images with a trained model",
+    p = sub.add_parser("predict", help="classify images with a trained or pretrained model",
                        description="Top-k classes with probabilities for each image (folders are searched).")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run folder or a .safetensors checkpoint")
+    add_model_source_arguments(p)
     p.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
-    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--top-k", type=at_least(1), default=5)
     p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--csv", metavar="FILE.csv", help="also write Kaggle's submission format: Id,Expected "
+                   "(file name, top-1 class name)")
     p.set_defaults(func=run)

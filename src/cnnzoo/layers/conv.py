@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -14,16 +15,20 @@ class ConvNormAct(nn.Sequential):
     `padding=None` gives "same" padding for odd kernels: (k - 1) // 2 * dilation.
     `norm=False` keeps the conv's bias and drops the norm (pre-BN families: AlexNet, VGG,
     GoogLeNet); `act=None` drops the activation (the last conv of a residual branch).
+    `tf_same=True` pads strided convolutions as TensorFlow's "SAME" does (`Conv2dSameTF`), for
+    weights trained in TensorFlow; stride-1 odd kernels pad the same either way.
     """
 
     def __init__(self, in_chs: int, out_chs: int, kernel_size: int | tuple[int, int] = 3, *, stride: int = 1,
                  padding: int | tuple[int, int] | None = None, dilation: int = 1, groups: int = 1,
-                 norm: bool = True, eps: float = 1e-5, act: Callable[[], nn.Module] | None = nn.ReLU) -> None:
+                 norm: bool = True, eps: float = 1e-5, act: Callable[[], nn.Module] | None = nn.ReLU,
+                 tf_same: bool = False) -> None:
         k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         if padding is None:
             padding = ((k[0] - 1) // 2 * dilation, (k[1] - 1) // 2 * dilation)
-        conv = nn.Conv2d(in_chs, out_chs, k, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                         bias=not norm)
+        conv_type = Conv2dSameTF if tf_same and stride > 1 else nn.Conv2d
+        conv = conv_type(in_chs, out_chs, k, stride=stride, padding=0 if conv_type is Conv2dSameTF else padding,
+                         dilation=dilation, groups=groups, bias=not norm)
         layers: OrderedDict[str, nn.Module] = OrderedDict(conv=conv)
         if norm:
             layers["bn"] = nn.BatchNorm2d(out_chs, eps=eps)
@@ -34,6 +39,23 @@ class ConvNormAct(nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:  # (N, in, H, W) -> (N, out, H/stride, W/stride)
         return super().forward(x)
+
+
+class Conv2dSameTF(nn.Conv2d):
+    """A convolution padded as TensorFlow's "SAME": output size ceil(H / stride), the total
+    padding max((ceil(H / s) - 1) * s + (k - 1) * d + 1 - H, 0) split with the extra pixel at the
+    bottom/right. At stride 2 on even sizes PyTorch's symmetric k // 2 pads one pixel more on the
+    top/left, shifting what every kernel sees: weights trained in TensorFlow (EfficientNet-Lite's
+    release) need this to reproduce their logits. Same parameters and state-dict names as Conv2d.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N, out, ceil(H/s), ceil(W/s))
+        pads = []
+        for size, k, s, d in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride),
+                                 reversed(self.dilation), strict=True):  # width first, as F.pad wants
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(nn.functional.pad(x, pads))
 
 
 def _inplace(module: nn.Module) -> nn.Module:
@@ -62,5 +84,6 @@ def full_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """A valid, stride-1 convolution; a matrix product when the kernel covers the whole input."""
     if x.shape[-2:] != weight.shape[-2:]:
         return nn.functional.conv2d(x, weight, bias)
-    out = nn.functional.linear(x.reshape(len(x), -1), weight.reshape(len(weight), -1), bias)  # (N, out)
-    return out.view(len(x), len(weight), 1, 1)
+    # flatten(1) and [..., None, None] keep the batch axis symbolic in traced graphs (ONNX export)
+    out = nn.functional.linear(x.flatten(1), weight.flatten(1), bias)  # (N, out)
+    return out[:, :, None, None]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .attention import SqueezeExcite
+from .attention import AttentionSlot, SqueezeExcite
 from .conv import ConvNormAct
 
 
@@ -51,13 +51,16 @@ class MBConv(nn.Module):
     """Mobile inverted bottleneck with SE (EfficientNet's "MBConv{t}, k{k}x{k}" rows of Table 1).
 
     `expand_ratio` is t, `se_ratio` the squeeze width as a fraction of `in_chs` (0.25 in
-    EfficientNet), `drop_path` the stochastic-depth drop probability of this block. BN defaults
-    are EfficientNet's: epsilon 1e-3 and momentum 0.01 (§5.2: "batch norm momentum 0.99" in
-    TensorFlow's convention).
+    EfficientNet; None: no SE, an empty `AttentionSlot` in its place, as EfficientNet-Lite),
+    `drop_path` the stochastic-depth drop probability of this block, `act` the activation of the
+    expand and depthwise convs (SiLU; ReLU6 in EfficientNet-Lite), `tf_same` TensorFlow's "SAME"
+    padding of the strided depthwise conv. BN defaults are EfficientNet's: epsilon 1e-3 and
+    momentum 0.01 (§5.2: "batch norm momentum 0.99" in TensorFlow's convention).
     """
 
     def __init__(self, in_chs: int, out_chs: int, *, expand_ratio: int, kernel_size: int, stride: int = 1,
-                 se_ratio: float = 0.25, drop_path: float = 0.0, eps: float = 1e-3, momentum: float = 0.01) -> None:
+                 se_ratio: float | None = 0.25, drop_path: float = 0.0, eps: float = 1e-3, momentum: float = 0.01,
+                 act: type[nn.Module] = nn.SiLU, tf_same: bool = False) -> None:
         super().__init__()
         if expand_ratio < 1:
             raise ValueError(f"MBConv expand_ratio must be >= 1, got {expand_ratio}")
@@ -65,16 +68,17 @@ class MBConv(nn.Module):
             raise ValueError(f"MBConv stride must be 1 or 2, got {stride}")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"MBConv kernel_size must be odd, got {kernel_size}")
-        if not 0.0 < se_ratio <= 1.0:
+        if se_ratio is not None and not 0.0 < se_ratio <= 1.0:
             raise ValueError(f"MBConv se_ratio must be in (0, 1], got {se_ratio}")
         hidden = in_chs * expand_ratio
         self.in_chs, self.out_chs, self.stride = in_chs, out_chs, stride
         self.expand_ratio, self.kernel_size = expand_ratio, kernel_size
         if expand_ratio != 1:
-            self.expand = ConvNormAct(in_chs, hidden, 1, eps=eps, act=nn.SiLU)  # (N, t*C_in, H, W)
+            self.expand = ConvNormAct(in_chs, hidden, 1, eps=eps, act=act)  # (N, t*C_in, H, W)
         self.dw = ConvNormAct(hidden, hidden, kernel_size, stride=stride, groups=hidden,
-                              eps=eps, act=nn.SiLU)  # (N, t*C_in, H/s, W/s)
-        self.se = SqueezeExcite(hidden, squeeze_channels=max(1, int(in_chs * se_ratio)), act=nn.SiLU)
+                              eps=eps, act=act, tf_same=tf_same)  # (N, t*C_in, H/s, W/s)
+        self.se = AttentionSlot(hidden) if se_ratio is None else \
+            SqueezeExcite(hidden, squeeze_channels=max(1, int(in_chs * se_ratio)), act=nn.SiLU)
         self.project = ConvNormAct(hidden, out_chs, 1, eps=eps, act=None)  # (N, C_out, H/s, W/s)
         self.has_residual = stride == 1 and in_chs == out_chs
         self.stochastic_depth = StochasticDepth(drop_path if self.has_residual else 0.0)

