@@ -33,6 +33,7 @@ def test_report_is_self_contained(report: Path) -> None:
     images = re.findall(r'<img [^>]*src="data:image/png;base64,', text)
     assert len(images) >= 2 + 6  # curves, confusion matrix, six worst images
     assert 'alt="learning curves"' in text and 'alt="confusion matrix"' in text
+    assert text.count('alt="Grad-CAM of test image') == 6  # cnnzoo.interpret's overlays on the worst images
 
 
 def _chromium() -> str:
