@@ -19,5 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "report",
     "experiment",
     "export",
+    "features",
+    "compress",
     "bench",
 )

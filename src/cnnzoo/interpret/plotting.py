@@ -135,8 +135,8 @@ def plot_images(images: Sequence[Tensor], labels: Sequence[str], path: Path, *, 
 
 
 def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
-             box: tuple[float, float, float, float] | None = None, peak: tuple[int, int] | None = None) -> Path:
-    """The image and the heat map over it (jet, alpha 0.5) with a colour bar; the optional box
+             boxes: Sequence[tuple[float, float, float, float]] = (), peak: tuple[int, int] | None = None) -> Path:
+    """The image and the heat map over it (jet, alpha 0.5) with a colour bar; the optional boxes
     (fractions) and peak (pixels) are drawn on the overlay."""
     plt = _plt()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.2, 4.0))
@@ -148,15 +148,16 @@ def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
     right.set_xticks([])
     right.set_yticks([])
     h, w = heat.shape[-2:]
-    if box is not None:
-        from matplotlib.patches import Rectangle
-        x0, y0, x1, y1 = box
+    from matplotlib.patches import Rectangle
+    for x0, y0, x1, y1 in boxes:
         right.add_patch(Rectangle((x0 * w - 0.5, y0 * h - 0.5), (x1 - x0) * w, (y1 - y0) * h, fill=False,
                                   edgecolor="white", linewidth=1.5, linestyle="--"))
     if peak is not None:
         right.plot([peak[0]], [peak[1]], marker="+", color="white", markersize=14, mew=2)
     right.set_title("Grad-CAM (+ = peak)", fontsize=9)
-    fig.colorbar(im, ax=right, fraction=0.046, pad=0.04, label="relative evidence for the class")
+    from matplotlib.cm import ScalarMappable
+    solid = ScalarMappable(norm=im.norm, cmap=im.cmap)  # the bar without the overlay's transparency
+    fig.colorbar(solid, ax=right, fraction=0.046, pad=0.04, label="relative evidence for the class")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 

@@ -58,19 +58,30 @@ class TrainConfig:
     # optimisation
     epochs: int = _f(80, "number of epochs", "optimisation")
     batch_size: int = _f(512, "images per step per process", "optimisation")
-    optimizer: Literal["sgd", "adamw"] = _f("sgd", "SGD with momentum, or AdamW", "optimisation")
+    recipe: str | None = _f(None, "a paper's training recipe (`--help-recipe` lists its values and sections); "
+                            "flags given with it override its values", "optimisation")
+    optimizer: Literal["sgd", "adamw", "rmsprop"] = _f("sgd", "SGD with momentum, AdamW, or RMSProp (Inception v3 §8)",
+                                                       "optimisation")
     lr: float = _f(0.2, "peak learning rate", "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")
-    schedule: Literal["constant", "step", "cosine", "onecycle"] = _f("cosine", "learning-rate schedule",
-                                                                     "optimisation")
-    step_every: int = _f(30, "step schedule: epochs between decays", "optimisation")
+    schedule: Literal["constant", "step", "cosine", "onecycle", "plateau"] = _f(
+        "cosine", "learning-rate schedule (plateau: x step_gamma when validation accuracy stops improving)",
+        "optimisation")
+    step_every: float = _f(30, "step schedule: epochs between decays", "optimisation")
+    milestones: str | None = _f(None, "step schedule: comma-separated epochs of the decays (instead of step_every)",
+                                "optimisation")
+    plateau_patience: int = _f(3, "plateau schedule: epochs without a better validation accuracy before a decay",
+                               "optimisation")
+    rmsprop_eps: float = _f(1.0, "RMSProp epsilon (Inception v3 §8: 1.0)", "optimisation")
     step_gamma: float = _f(0.1, "step schedule: decay factor", "optimisation")
     warmup_epochs: float = _f(0.0, "linear warm-up from lr/100 over this many epochs (not with onecycle)",
                               "optimisation")
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy (Inception v3 §7 uses 0.1)",
                                 "optimisation")
+    smoothing_prior: bool = _f(False, "smooth labels towards the training set's class frequencies instead of uniform "
+                               "(seed 000 §3.5)", "optimisation")
     grad_clip: float | None = _f(None, "clip the gradient norm to this value", "optimisation")
     augment: Preset = _data("augment")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation accuracy (0: never)",

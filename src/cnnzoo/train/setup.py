@@ -47,6 +47,7 @@ class Parts:
     aug_gen: torch.Generator
     finetune: FineTune | None = None  # which parameters train per epoch (train.finetune)
     class_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights (train.balance)
+    class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
 
 
 def input_side(cfg: TrainConfig) -> int:
@@ -135,9 +136,13 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     scheduler = build_scheduler(optimizer, cfg, len(train_src))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
+    prior = None
+    if cfg.smoothing_prior:
+        from .smoothing import class_prior
+        prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
                  scaler, autocast_dtype(cfg.precision), aug_gen, finetune if finetune.active else None,
-                 None if weights is None else weights.to(device))
+                 None if weights is None else weights.to(device), prior)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:
