@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .augment import Preset
 
+MAX_IMG_SIZE = 4096  # pixels: a larger side is no classification network's input
+
 
 def config_field(default: object, help: str, group: str, **extra: object) -> object:
     """A config dataclass field with its `--flag` help and help-section group."""
@@ -50,5 +52,5 @@ class DataConfig:
                 raise ValueError(f"{key} must be >= 1, got {limit}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
-        if self.img_size is not None and self.img_size < 8:
-            raise ValueError(f"img_size must be >= 8, got {self.img_size}")
+        if self.img_size is not None and not 8 <= self.img_size <= MAX_IMG_SIZE:
+            raise ValueError(f"img_size must be in 8..{MAX_IMG_SIZE}, got {self.img_size}")

@@ -33,6 +33,7 @@ BLOCKS: dict[str, tuple[str, ...]] = {
 class KernelsSettings(ExperimentSettings):
     data: str = _f("mnist", "data set of the sub-runs (any `cnnzoo train --data`)", "data")
     img_size: int | None = _f(28, "input side in pixels", "data")
+    limit_train: int | None = _f(2000, "training images per sub-run (stratified subset; none: all)", "data")
     width: int = _f(32, "channels of the kernel blocks")
     blocks: str = _f(",".join(BLOCKS), f"comma-separated kernel blocks to compare, of {', '.join(BLOCKS)}")
 

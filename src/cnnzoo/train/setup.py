@@ -19,7 +19,10 @@ from ..registry import create_model, model_input_size
 from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
+from .balance import apply_balance
 from .device import autocast_dtype, pick_device
+from .finetune import FineTune
+from .model_options import prepare_model
 from .optim import build_optimizer, build_scheduler
 
 
@@ -42,6 +45,9 @@ class Parts:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     aug_gen: torch.Generator
+    finetune: FineTune | None = None  # which parameters train per epoch (train.finetune)
+    class_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights (train.balance)
+    class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
 
 
 def input_side(cfg: TrainConfig) -> int:
@@ -62,6 +68,7 @@ def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooMod
         card = model_card(cfg.model)
         mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
+    prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
 
 
@@ -120,14 +127,22 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     data = load_data(cfg.data_config, size=input_side(cfg))
     model, mean, std = build_model(cfg, data, log=log)
     pipeline, preset = build_pipeline(cfg, data, model, mean, std)
+    finetune = FineTune.from_config(cfg)
+    finetune.apply(model)  # frozen parameters never reach the optimiser
     runner = place_model(model, cfg, device, info)
     train_src, val_src = build_sources(cfg, data, device, info)
+    weights = apply_balance(cfg.balance, data, train_src, log=log)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, len(train_src))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
+    prior = None
+    if cfg.smoothing_prior:
+        from .smoothing import class_prior
+        prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
-                 scaler, autocast_dtype(cfg.precision), aug_gen)
+                 scaler, autocast_dtype(cfg.precision), aug_gen, finetune if finetune.active else None,
+                 None if weights is None else weights.to(device), prior)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:

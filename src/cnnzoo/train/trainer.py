@@ -30,6 +30,7 @@ from .config import TrainConfig
 from .device import autocast_dtype, pick_device  # noqa: F401
 from .engine import evaluate, train_one_epoch
 from .metrics import Metrics
+from .optim import observe_plateau
 from .progress import EpochProgress
 from .provenance import collect as collect_provenance
 from .run_folder import RunFolder
@@ -161,7 +162,10 @@ class Trainer:
     def _run(self) -> RunResult:
         self._start_outputs()
         self.log(self._banner())
-        while self.epoch < self.cfg.epochs:
+        if self.cfg.finetune == "linear-probe":  # no gradient steps: a fitted classifier (train.finetune)
+            from .finetune import run_linear_probe
+            run_linear_probe(self)
+        while self.epoch < self.cfg.epochs and self.cfg.finetune != "linear-probe":
             self._epoch()
             if self.tracker.should_stop:
                 t = self.tracker
@@ -195,13 +199,16 @@ class Trainer:
             if val.top5 is not None:
                 row["val_top5"] = val.top5
         improved = self.tracker.update(self.epoch, val)
+        if observe_plateau(p.scheduler, val.top1 if val is not None else None):  # --schedule plateau
+            self.log(f"          validation accuracy stalled: learning rate now {p.optimizer.param_groups[0]['lr']:.3g}")
         self.history.append(row)
         if improved:  # every rank holds the same weights (DDP) and the same reduced metrics
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
         rng_states = dist.gather_objects(self._rng_state())
         if self.dist.is_main:
             if val is not None:
-                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f}"
+                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f} "
+                         f"micro-F1 {val.micro_f1:.4f}"
                          f"{'  (best)' if improved else ''}")
             self.folder.log_epoch(self.history)
             if improved:
