@@ -78,6 +78,8 @@ def plot_degradation(runs: dict[tuple[str, int], RunRecord], path: Path, *, titl
     axes = [fig.add_subplot(1, 2, k + 1) for k in range(2)]
     for ax, kind in zip(axes, KINDS, strict=True):
         for color, depth in zip(colors, depths, strict=False):
+            if (kind, depth) not in runs:  # (a figure of the runs finished so far)
+                continue
             hist = runs[kind, depth].history
             epochs = [r["epoch"] for r in hist]
             label = f"{kind}-{depth}"
