@@ -169,8 +169,10 @@ def run_stats(args: argparse.Namespace, loaded: Any, device: Any) -> int:
     for source, model in [(args.source, loaded), *((s, open_model(s, device=device)) for s in args.others)]:
         x, y = next(iter(data_batches(model, args.data, data_dir=args.data_dir, limit=args.batch_size,
                                       batch_size=args.batch_size, device=device, seed=args.seed)))
-        series[_title(args) if source == args.source else source] = layer_statistics(model.model, x, y, gradients=gradients)
-    what = "response std and weight-gradient norm" if gradients else "response mean and std"
+        series[_title(args) if source == args.source else source] = layer_statistics(
+            model.model, x, y, gradients=gradients, batch_stats=args.batch_stats)
+    what = "response std and weight-gradient norm" if gradients else "response std"
+    what += " (batch norm on batch statistics)" if args.batch_stats else ""
     png = plot_layer_stats(series, args.out / f"{args.method}.png", gradients=gradients,
                            title=f"{what} per layer, one batch of {args.batch_size} {args.data} images")
     csv = args.out / f"{args.method}.csv"
@@ -286,6 +288,8 @@ def _stats_options(m: argparse.ArgumentParser) -> None:
     _data_options(m, batch=64)
     m.add_argument("--with", dest="others", action="append", default=[], metavar="RUN|MODEL",
                    help="another model drawn in the same plots (e.g. plain20 beside resnet20)")
+    m.add_argument("--batch-stats", action="store_true",
+                   help="training-mode forward pass: batch norm on the batch's statistics (untrained networks)")
 
 
 ADD_OPTIONS = {"filters": _filters_options, "patches": _patches_options, "classviz": _classviz_options,

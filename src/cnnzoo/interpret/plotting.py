@@ -169,13 +169,13 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
     fig, axes = plt.subplots(panels, 1, figsize=(7.5, 2.6 * panels + 0.4), squeeze=False)
     for label, rows in series.items():
         std = [r.std for r in rows]
-        axes[0, 0].plot(range(1, len(std) + 1), std, marker=".", label=label)
-        axes[1, 0].plot(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
+        axes[0, 0].semilogy(range(1, len(std) + 1), std, marker=".", label=label)
+        axes[1, 0].semilogy(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
         if gradients:
             g = [(r.index + 1, r.grad_norm) for r in rows if r.grad_norm is not None]
             axes[2, 0].semilogy([i for i, _ in g], [v for _, v in g], marker=".", label=label)
-    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response")
-    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response")
+    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response (log)")
+    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response (log)")
     if gradients:
         axes[2, 0].set(xlabel="layer index (forward order)", ylabel="||dL/dW|| (log scale)")
     from matplotlib.ticker import MaxNLocator
