@@ -68,6 +68,9 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
         if pretrained is not None:
             raise CheckpointError(f"{text} is a trained checkpoint; --pretrained goes with a model name")
         return load_checkpoint(text, device=device)
+    is_table = text.endswith((".yaml", ".yml"))
+    if not is_table and not Path(text).exists() and ("/" in text or "\\" in text or text.endswith(".safetensors")):
+        raise CheckpointError(f"checkpoint {text!r} does not exist")  # a path, not a model name
     from ..models.pretrained import load_pretrained
     from ..resolve import resolve_model
     resolved = resolve_model(text)
