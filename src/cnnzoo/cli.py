@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import typing
 import warnings
 from typing import Any
 
@@ -27,12 +28,21 @@ def _warning_format(message: Warning | str, category: type[Warning], *_: Any, **
     return f"cnnzoo: warning: {message}\n"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the CLI's error format: `cnnzoo: error: <command>: <problem>`, exit 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        command = self.prog.removeprefix("cnnzoo").strip()
+        where = f"{command}: " if command else ""
+        self.exit(2, f"cnnzoo: error: {where}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `cnnzoo` parser: one subparser per module named in `commands.COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="cnnzoo", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="cnnzoo", description=__doc__.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cnnzoo {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
     for name in COMMANDS:
         importlib.import_module(f".commands.{name}", __package__).add_parser(sub)
     return parser

@@ -131,12 +131,15 @@ def to_mapping(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One flag per field of `cls`. Defaults are SUPPRESSed: only flags actually given appear
-    in the parsed namespace, so they can override a YAML file without erasing it."""
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+    """One flag per field of `cls` (but those in `skip`, e.g. given as positionals). Defaults are
+    SUPPRESSed: only flags actually given appear in the parsed namespace, so they can override
+    a YAML file without erasing it."""
     hints = _hints(cls)
     sections: dict[str, argparse._ArgumentGroup] = {}
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         tp = hints[f.name]
         inner, optional = _unwrap_optional(tp)
         flag = "--" + f.name.replace("_", "-")

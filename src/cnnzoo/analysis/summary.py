@@ -456,8 +456,8 @@ def load_model(model: nn.Module | str | Path, *, meta: bool = True) -> nn.Module
         return model
     text = str(model)
     if text.lower().endswith((".yaml", ".yml")):
-        from ..netspec import build_from_yaml
-        return build_from_yaml(text)
+        from ..netspec import build_from_yaml, build_on_meta
+        return build_on_meta(text) if meta else build_from_yaml(text)
     from ..registry import create_model, get_entry
     from .counting import build_on_meta
     get_entry(text)  # unknown names raise UnknownModelError with the close matches

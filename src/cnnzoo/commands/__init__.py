@@ -15,5 +15,11 @@ COMMANDS: tuple[str, ...] = (
     "models",
     "show",
     "compare",
+    "explain",
+    "report",
+    "experiment",
+    "export",
     "features",
+    "compress",
+    "bench",
 )

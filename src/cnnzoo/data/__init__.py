@@ -17,7 +17,8 @@ import torch
 from ..errors import DataError
 from .builtin import BUILTIN
 from .config import DataConfig
-from .folder import SPLIT_NAMES, StreamSplit, decode_files, scan_folder
+from .cache import cached_decode
+from .folder import SPLIT_NAMES, StreamSplit, scan_folder
 from .splits import TensorSplit, stratified_split
 
 Split = TensorSplit | StreamSplit
@@ -58,15 +59,18 @@ def load_data(config: DataConfig | str, *, size: int | None = None, memory_budge
     if side is None:
         raise ValueError("load_data: give size= or a DataConfig with img_size")
     if cfg.data in BUILTIN:
-        return _load_builtin(cfg.data, seed=cfg.seed, root=Path(cfg.data_dir).expanduser(), download=cfg.download,
-                             val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
-    path = Path(cfg.data).expanduser()
-    if not path.exists() and "/" not in cfg.data and "\\" not in cfg.data:
-        raise DataError(f"unknown data set {cfg.data!r}: expected one of {', '.join(BUILTIN)} or a path to an "
-                        f"image folder")
-    return _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
-                        test_fraction=cfg.test_fraction, strict=cfg.strict,
-                        memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+        bundle = _load_builtin(cfg.data, seed=cfg.seed, root=Path(cfg.data_dir).expanduser(), download=cfg.download,
+                               val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction)
+    else:
+        path = Path(cfg.data).expanduser()
+        if not path.exists() and "/" not in cfg.data and "\\" not in cfg.data:
+            raise DataError(f"unknown data set {cfg.data!r}: expected one of {', '.join(BUILTIN)} or a path to an "
+                            f"image folder")
+        bundle = _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
+                              test_fraction=cfg.test_fraction, strict=cfg.strict,
+                              memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+    from .limit import limit_bundle  # --limit-train / --limit-eval: stratified subsets for quick runs
+    return limit_bundle(bundle, train=cfg.limit_train, evaluation=cfg.limit_eval, seed=cfg.seed)
 
 
 def _load_builtin(name: str, *, seed: int, root: Path, download: bool, val_fraction: float,
@@ -104,7 +108,7 @@ def _load_folder(root: Path, *, size: int, seed: int, val_fraction: float, test_
     stored = round(size / eval_crop)
     items = [it for split in layout.files.values() for it in split]
     in_memory = len(items) * 3 * stored * stored <= memory_budget
-    decoded = decode_files([p for p, _ in items], size=stored, crop_ratio=1.0, keep=in_memory)
+    decoded = cached_decode([p for p, _ in items], size=stored, crop_ratio=1.0, keep=in_memory)  # data/cache.py
     if decoded.skipped:
         listing = "\n".join(f"  {p}: {reason}" for p, reason in decoded.skipped)
         message = f"{len(decoded.skipped)} of {len(items)} files in {root} cannot be used:\n{listing}"

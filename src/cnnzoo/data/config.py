@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .augment import Preset
 
+MAX_IMG_SIZE = 4096  # pixels: a larger side is no classification network's input
+
 
 def config_field(default: object, help: str, group: str, **extra: object) -> object:
     """A config dataclass field with its `--flag` help and help-section group."""
@@ -29,6 +31,10 @@ class DataConfig:
     val_fraction: float = config_field(0.1, "share of the training data held out for validation", "model and data")
     test_fraction: float = config_field(0.2, "share held out for testing when the data has no test split",
                                         "model and data")
+    limit_train: int | None = config_field(None, "train on a stratified subset of at most this many images "
+                                           "(quick runs)", "model and data")
+    limit_eval: int | None = config_field(None, "validate and test on stratified subsets of at most this many "
+                                          "images each", "model and data")
     strict: bool = config_field(False, "make unreadable or corrupt image files an error instead of skipping them",
                                 "model and data")
     augment: Preset = config_field("auto", "augmentation preset (auto picks the data set's own)", "optimisation")
@@ -41,7 +47,10 @@ class DataConfig:
                 raise ValueError(f"{key} must be in [0, 1), got {value}")
         if self.val_fraction + self.test_fraction >= 1:
             raise ValueError("val_fraction + test_fraction must leave data to train on")
+        for key, limit in {"limit_train": self.limit_train, "limit_eval": self.limit_eval}.items():
+            if limit is not None and limit < 1:
+                raise ValueError(f"{key} must be >= 1, got {limit}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
-        if self.img_size is not None and self.img_size < 8:
-            raise ValueError(f"img_size must be >= 8, got {self.img_size}")
+        if self.img_size is not None and not 8 <= self.img_size <= MAX_IMG_SIZE:
+            raise ValueError(f"img_size must be in 8..{MAX_IMG_SIZE}, got {self.img_size}")

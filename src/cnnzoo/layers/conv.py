@@ -84,5 +84,6 @@ def full_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """A valid, stride-1 convolution; a matrix product when the kernel covers the whole input."""
     if x.shape[-2:] != weight.shape[-2:]:
         return nn.functional.conv2d(x, weight, bias)
-    out = nn.functional.linear(x.reshape(len(x), -1), weight.reshape(len(weight), -1), bias)  # (N, out)
-    return out.view(len(x), len(weight), 1, 1)
+    # flatten(1) and [..., None, None] keep the batch axis symbolic in traced graphs (ONNX export)
+    out = nn.functional.linear(x.flatten(1), weight.flatten(1), bias)  # (N, out)
+    return out[:, :, None, None]

@@ -106,6 +106,7 @@ from .builder import NetSpecModel
 from .parser import NetSpec, SpecError, parse_spec
 
 _SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 4_000_000
 
 
 def is_table_spec(path: str | Path) -> bool:
@@ -118,6 +119,8 @@ def is_table_spec(path: str | Path) -> bool:
         return True
     try:
         head = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return True  # `_read` says which line is not UTF-8
     except OSError:
         return False
     return any(line.startswith("layers:") for line in head.splitlines())
@@ -133,7 +136,31 @@ def build_from_text(text: str, *, source: str = "<text>", **overrides: object) -
     if unknown:
         raise SpecError(f"{source}: a network written as a table takes num_classes and in_chans, "
                         f"not {', '.join(map(repr, unknown))}")
-    return NetSpecModel(parse_spec(text, source), **overrides)  # type: ignore[arg-type]
+    spec = parse_spec(text, source)
+    _check_params(spec, source, overrides)
+    return NetSpecModel(spec, **overrides)  # type: ignore[arg-type]
+
+
+MAX_PARAMS = 1_000_000_000  # 4 GB of float32 weights: larger is a typo (or an attack), not a table
+
+
+def _check_params(spec: NetSpec, source: str, overrides: dict[str, object]) -> None:
+    """Count the parameters on the meta device (nothing allocated) before building for real."""
+    import torch
+    with torch.device("meta"):
+        probe = NetSpecModel(spec, **overrides)  # type: ignore[arg-type]
+    n = sum(p.numel() for p in probe.parameters())
+    if n > MAX_PARAMS:
+        raise SpecError(f"{source}: {n:,} parameters ({n * 4 / 2 ** 30:,.1f} GiB of float32); a network table is "
+                        f"limited to {MAX_PARAMS:,} parameters")
+
+
+def build_on_meta(path: str | Path, **overrides: object) -> NetSpecModel:
+    """The table's model on the meta device: shapes and counts, no memory (`cnnzoo show`)."""
+    import torch
+    text, source = _read(path)
+    with torch.device("meta"):
+        return NetSpecModel(parse_spec(text, source), **overrides)  # type: ignore[arg-type]
 
 
 def _read(path: str | Path) -> tuple[str, str]:
@@ -142,7 +169,15 @@ def _read(path: str | Path) -> tuple[str, str]:
         raise SpecError(f"{p}: a network table must be a .yaml or .yml file")
     if not p.is_file():
         raise SpecError(f"{p}: no such file")
-    return p.read_text(encoding="utf-8"), str(p)
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise SpecError(f"{p}: {p.stat().st_size:,} bytes; a network table is limited to {MAX_FILE_BYTES:,}")
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8"), str(p)
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise SpecError(f"{p}, line {line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the table as UTF-8")\
+            from None
 
 
 def build_from_yaml(path: str | Path, **overrides: object) -> NetSpecModel:
@@ -174,4 +209,4 @@ def spec_card(path: str | Path, **overrides: object) -> ModelCard:
 
 
 __all__ = ["NetSpec", "NetSpecModel", "SpecError", "build_from_text", "build_from_yaml", "is_table_spec",
-           "parse_spec", "spec_card", "spec_input_size"]
+           "parse_spec", "spec_card", "spec_input_size", "build_on_meta"]

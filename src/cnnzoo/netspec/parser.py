@@ -68,6 +68,15 @@ OPTIONS: dict[str, dict[str, bool]] = {
 ACT_OPTION_LAYERS = ("conv", "dwconv", "separable", "fc")
 TOP_LEVEL = ("name", "input", "classes", "mean", "std", "padding", "activation", "layers", "description")
 
+# limits, checked before anything is built: a table beyond them is a typo or an attack
+MAX_TEXT = 1_000_000  # characters of YAML
+MAX_NESTING = 16  # levels of YAML lists / mappings
+MAX_REPEAT = 1000  # `xN`
+MAX_ROWS = 10_000  # rows after repeats
+MAX_WIDTH = 1_000_000  # channels / features of one row
+MAX_SIDE = 16_384  # pixels of the input's side, kernel and stride sizes
+MAX_CHANNELS = 4096  # channels of the input
+
 _WINDOW = re.compile(r"^(\d+(?:x\d+){0,2})(?:/(\d+))?(?:@(\d+|classes))?$")  # K, KxK or KxKxK
 _SHAPE = re.compile(r"^\d+(?:x\d+)*$")
 
@@ -119,8 +128,31 @@ def _value(node: yaml.Node) -> object:
         loader.dispose()
 
 
+def _check_structure(text: str, source: str) -> None:
+    """Refuse, before composing, what would make YAML itself hang or recurse: huge text,
+    aliases (`*name`, the "billion laughs"), deep nesting."""
+    if len(text) > MAX_TEXT:
+        raise SpecError(f"{source}: {len(text):,} characters; a network table is limited to {MAX_TEXT:,}")
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise SpecError(f"{source}, line {event.start_mark.line + 1}: YAML aliases (*name) are not "
+                                "allowed in a network table; write the rows out")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise SpecError(f"{source}, line {event.start_mark.line + 1}: lists / mappings nest more "
+                                    f"than {MAX_NESTING} levels deep; a network table needs at most 4")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # reported with its line by `yaml.compose` below
+
+
 def parse_spec(text: str, source: str = "<text>") -> NetSpec:
     """Read a table spec from YAML text (`source` names it in errors)."""
+    _check_structure(text, source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as e:
@@ -166,6 +198,9 @@ def parse_spec(text: str, source: str = "<text>") -> NetSpec:
     if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
         raise Where(source, _line(layers_node)).error("`layers:` must be a non-empty list of rows, e.g. - conv 3x3@16")
     rows = tuple(r for node in layers_node.value for r in _rows(node, source, text))
+    if sum(r.repeat for r in rows) > MAX_ROWS:
+        raise SpecError(f"{source}: {sum(r.repeat for r in rows):,} rows after repeats; "
+                        f"a network table is limited to {MAX_ROWS:,}")
     name = str(top.get("name") or (Path(source).stem if source != "<text>" else "netspec"))
     return NetSpec(name=name, source=source, input_size=input_size, rows=rows, classes=classes, mean=mean, std=std,
                    padding=padding, activation=activation, description=str(top.get("description") or ""),
@@ -181,6 +216,9 @@ def _input(value: object, where: Where) -> tuple[int, ...]:
     sizes = tuple(int(p) for p in text.split("x"))
     if min(sizes) < 1:
         raise where.error(f"input sizes must be positive, got {value!r}")
+    if max(sizes[1:]) > MAX_SIDE or sizes[0] > MAX_CHANNELS:
+        raise where.error(f"input {value!r} is larger than any network's input (sizes <= {MAX_SIDE:,}, "
+                          f"channels <= {MAX_CHANNELS:,})")
     return sizes
 
 
@@ -258,8 +296,8 @@ def _row(text: str, where: Where) -> Row:
     repeat = 1
     if args and re.fullmatch(r"x\d+", args[-1].lower()):
         repeat = int(args.pop()[1:])
-        if repeat < 1:
-            raise where.error("a repeat count must be >= 1, e.g. x3")
+        if not 1 <= repeat <= MAX_REPEAT:
+            raise where.error(f"a repeat count must be in 1..{MAX_REPEAT}, e.g. x3")
     fields: dict[str, object] = {"kind": kind, "where": where, "expect": expect, "repeat": repeat}
     if kind in WINDOW_LAYERS:
         fields.update(_window(kind, args, where))
@@ -268,8 +306,8 @@ def _row(text: str, where: Where) -> Row:
         if not args or not (args[0].isdigit() or args[0] == "classes"):
             raise where.error("missing width; expected fc N (e.g. fc 500) or fc classes")
         fields["width"] = int(args[0]) if args[0].isdigit() else "classes"
-        if fields["width"] == 0:
-            raise where.error("fc width must be >= 1")
+        if fields["width"] == 0 or (isinstance(fields["width"], int) and fields["width"] > MAX_WIDTH):
+            raise where.error(f"fc width must be in 1..{MAX_WIDTH:,} features")
         args = args[1:]
     elif kind == "groupnorm":
         if not args or not args[0].isdigit() or int(args[0]) < 1:
@@ -316,10 +354,10 @@ def _window(kind: str, args: list[str], where: Where) -> dict[str, object]:
     width: int | str | None = None
     if conv:
         width = m.group(3) if m.group(3) == "classes" else int(m.group(3))
-        if width == 0:
-            raise where.error("the number of channels must be >= 1")
-    if min(kernel) < 1 or (stride is not None and stride < 1):
-        raise where.error("kernel and stride must be >= 1")
+        if width == 0 or (isinstance(width, int) and width > MAX_WIDTH):
+            raise where.error(f"the number of channels must be in 1..{MAX_WIDTH:,}")
+    if min(kernel) < 1 or (stride is not None and stride < 1) or max(*kernel, stride or 1) > MAX_SIDE:
+        raise where.error(f"kernel and stride must be in 1..{MAX_SIDE:,}")
     return {"kernel": kernel, "stride": stride, "width": width}
 
 
@@ -437,7 +475,7 @@ def _fire(node: yaml.Node, where: Where) -> Row:
 
 
 def _count(v: object, *, zero: bool = False) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if zero else v >= 1)
+    return isinstance(v, int) and not isinstance(v, bool) and (v >= 0 if zero else v >= 1) and v <= MAX_WIDTH
 
 
 DENSE_KEYS = ("layers", "growth", "bn_size")

@@ -10,6 +10,7 @@ CPU cores); set epochs, batch size and lr for other models and data.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -42,26 +43,45 @@ class TrainConfig:
     freeze_bn: bool = _f(False, "batch norm keeps its running statistics and scale/shift", "fine-tuning")
     balance: Literal["none", "weights", "sampler"] = _f("none", "imbalanced classes: class-weighted loss or "
                                                         "class-balanced sampling", "fine-tuning")
+    se: int | None = _f(None, "add squeeze-and-excitation blocks with reduction R (in the family's SE places, "
+                        "else after every stage)", "model and data")
+    init: Literal["paper", "he", "xavier", "lecun", "orthogonal"] | None = _f(
+        None, "re-initialise the weights (default: the model's own)", "model and data")
+    init_from: str | None = _f(None, "copy every layer that matches by name and shape from this run or checkpoint "
+                               "(VGG §3.1: deeper nets from a trained shallower one)", "model and data")
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")
+    limit_train: int | None = _data("limit_train")
+    limit_eval: int | None = _data("limit_eval")
     strict: bool = _data("strict")
     # optimisation
     epochs: int = _f(80, "number of epochs", "optimisation")
     batch_size: int = _f(512, "images per step per process", "optimisation")
-    optimizer: Literal["sgd", "adamw"] = _f("sgd", "SGD with momentum, or AdamW", "optimisation")
+    recipe: str | None = _f(None, "a paper's training recipe (`--help-recipe` lists its values and sections); "
+                            "flags given with it override its values", "optimisation")
+    optimizer: Literal["sgd", "adamw", "rmsprop"] = _f("sgd", "SGD with momentum, AdamW, or RMSProp (Inception v3 §8)",
+                                                       "optimisation")
     lr: float = _f(0.2, "peak learning rate", "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")
-    schedule: Literal["constant", "step", "cosine", "onecycle"] = _f("cosine", "learning-rate schedule",
-                                                                     "optimisation")
-    step_every: int = _f(30, "step schedule: epochs between decays", "optimisation")
+    schedule: Literal["constant", "step", "cosine", "onecycle", "plateau"] = _f(
+        "cosine", "learning-rate schedule (plateau: x step_gamma when validation accuracy stops improving)",
+        "optimisation")
+    step_every: float = _f(30, "step schedule: epochs between decays", "optimisation")
+    milestones: str | None = _f(None, "step schedule: comma-separated epochs of the decays (instead of step_every)",
+                                "optimisation")
+    plateau_patience: int = _f(3, "plateau schedule: epochs without a better validation accuracy before a decay",
+                               "optimisation")
+    rmsprop_eps: float = _f(1.0, "RMSProp epsilon (Inception v3 §8: 1.0)", "optimisation")
     step_gamma: float = _f(0.1, "step schedule: decay factor", "optimisation")
     warmup_epochs: float = _f(0.0, "linear warm-up from lr/100 over this many epochs (not with onecycle)",
                               "optimisation")
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy (Inception v3 §7 uses 0.1)",
                                 "optimisation")
+    smoothing_prior: bool = _f(False, "smooth labels towards the training set's class frequencies instead of uniform "
+                               "(seed 000 §3.5)", "optimisation")
     grad_clip: float | None = _f(None, "clip the gradient norm to this value", "optimisation")
     augment: Preset = _data("augment")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation accuracy (0: never)",
@@ -86,6 +106,10 @@ class TrainConfig:
         return DataConfig(**{f.name: getattr(self, f.name) for f in fields(DataConfig)})
 
     def __post_init__(self) -> None:
+        for f in fields(self):  # nan and inf pass every comparison below: refuse them first
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for key, value in positive.items():
             if value <= 0:
@@ -102,3 +126,5 @@ class TrainConfig:
         if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
             raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
                              f"{self.lr_decay_per_stage} and {self.head_epochs}")
+        if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
+            raise ValueError("step_every must be >= 1 and grad_clip > 0")

@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models.base import split_outputs
@@ -21,6 +20,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .evaluate import evaluate
 from .progress import EpochProgress
+from .smoothing import smoothed_cross_entropy
 
 if TYPE_CHECKING:
     from .setup import Parts
@@ -29,13 +29,14 @@ __all__ = ["evaluate", "train_one_epoch", "train_step", "loss_of"]
 
 
 def loss_of(outputs: object, labels: Tensor, *, label_smoothing: float,
-            weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
+            weight: Tensor | None = None, prior: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """(loss, main logits): cross-entropy of the main head plus `aux_weight` x that of each
-    auxiliary head (GoogLeNet §5, Inception v3 §4); `weight`: per-class weights (--balance weights)."""
+    auxiliary head (GoogLeNet §5, Inception v3 §4); `weight`: per-class weights (--balance weights);
+    labels smoothed towards `prior` when given."""
     logits, aux, aux_weight = split_outputs(outputs)
-    loss = F.cross_entropy(logits, labels, weight=weight, label_smoothing=label_smoothing)
+    loss = smoothed_cross_entropy(logits, labels, eps=label_smoothing, prior=prior, weight=weight)
     for a in aux:
-        loss = loss + aux_weight * F.cross_entropy(a, labels, weight=weight, label_smoothing=label_smoothing)
+        loss = loss + aux_weight * smoothed_cross_entropy(a, labels, eps=label_smoothing, prior=prior, weight=weight)
     return loss, logits
 
 
@@ -45,7 +46,7 @@ def train_step(parts: Parts, cfg: TrainConfig, images: Tensor, labels: Tensor) -
     amp = parts.amp_dtype
     with torch.autocast(parts.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         loss, logits = loss_of(parts.runner(x), labels, label_smoothing=cfg.label_smoothing,
-                               weight=parts.class_weights)
+                               weight=parts.class_weights, prior=parts.class_prior)
     parts.optimizer.zero_grad(set_to_none=True)
     parts.scaler.scale(loss).backward()
     if cfg.grad_clip is not None:

@@ -14,6 +14,7 @@ from ..errors import CheckpointError, DataError
 from ..models.base import ZooModel, split_outputs
 from ..registry import create_model
 from . import checkpoint as ckpt
+from .model_options import rebuild_options
 
 
 @dataclass
@@ -34,7 +35,7 @@ def build_from_meta(meta: dict[str, Any]) -> ZooModel:
         if meta.get("model_spec"):
             from ..netspec import build_from_text
             return build_from_text(meta["model_spec"], **meta.get("model_args", {}))
-        return create_model(meta["model"], **meta.get("model_args", {}))
+        return rebuild_options(create_model(meta["model"], **meta.get("model_args", {})), meta)  # type: ignore[return-value]
     except KeyError as e:
         raise CheckpointError(f"checkpoint metadata lacks {e}: not a cnnzoo checkpoint") from None
 

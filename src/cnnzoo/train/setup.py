@@ -22,6 +22,7 @@ from .cpu import tune_for_training
 from .balance import apply_balance
 from .device import autocast_dtype, pick_device
 from .finetune import FineTune
+from .model_options import prepare_model
 from .optim import build_optimizer, build_scheduler
 
 
@@ -46,6 +47,7 @@ class Parts:
     aug_gen: torch.Generator
     finetune: FineTune | None = None  # which parameters train per epoch (train.finetune)
     class_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights (train.balance)
+    class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
 
 
 def input_side(cfg: TrainConfig) -> int:
@@ -66,6 +68,7 @@ def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooMod
         card = model_card(cfg.model)
         mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
+    prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
 
 
@@ -133,9 +136,13 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     scheduler = build_scheduler(optimizer, cfg, len(train_src))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
+    prior = None
+    if cfg.smoothing_prior:
+        from .smoothing import class_prior
+        prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
                  scaler, autocast_dtype(cfg.precision), aug_gen, finetune if finetune.active else None,
-                 None if weights is None else weights.to(device))
+                 None if weights is None else weights.to(device), prior)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:

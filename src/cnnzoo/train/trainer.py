@@ -30,6 +30,7 @@ from .config import TrainConfig
 from .device import autocast_dtype, pick_device  # noqa: F401
 from .engine import evaluate, train_one_epoch
 from .metrics import Metrics
+from .optim import observe_plateau
 from .progress import EpochProgress
 from .provenance import collect as collect_provenance
 from .run_folder import RunFolder
@@ -198,6 +199,8 @@ class Trainer:
             if val.top5 is not None:
                 row["val_top5"] = val.top5
         improved = self.tracker.update(self.epoch, val)
+        if observe_plateau(p.scheduler, val.top1 if val is not None else None):  # --schedule plateau
+            self.log(f"          validation accuracy stalled: learning rate now {p.optimizer.param_groups[0]['lr']:.3g}")
         self.history.append(row)
         if improved:  # every rank holds the same weights (DDP) and the same reduced metrics
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
