@@ -13,7 +13,7 @@ from cnnzoo.speed.gemm import MachineRates
 
 REPORT_KEYS = {"model", "device", "mode", "batch", "input_size", "threads", "mult_adds_per_image",
                "bytes_per_image", "gemm_gflops", "bandwidth_gbs", "gemm_limit_img_s", "memory_limit_img_s",
-               "layers", "rows", "best"}
+               "layers", "gemm_dtype", "rows", "best"}
 ROW_KEYS = {"backend", "img_per_s", "median_ms", "p90_ms", "peak_mib", "pct_of_gemm_limit", "note"}
 FAST = ["--batch", "4", "--warmup", "1", "--repeats", "3", "--json"]
 

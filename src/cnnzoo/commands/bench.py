@@ -48,9 +48,13 @@ def run(args: argparse.Namespace) -> int:
         mult_adds = count_mult_adds(loaded.model.cpu(), (c, h, w))
     loaded.model.to(device)
     precision = args.precision if args.train and args.precision != "all" else "fp32"
+    from ..speed.gemm import measure_rates
+    # a bf16/fp16 training step is bounded by that type's matrix rate: % of it is the MFU
+    gemm_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+    rates = measure_rates(device, dtype=gemm_dtype if device.type == "cuda" else torch.float32)
     report = run_bench(loaded.model, x, name=str(loaded.meta.get("model")), mult_adds=float(mult_adds),
                        backends=backends_for(args, device.type), train=args.train, precision=precision,
-                       warmup=args.warmup, repeats=args.repeats)
+                       warmup=args.warmup, repeats=args.repeats, rates=rates)
     print(json.dumps(report.to_json(), indent=2) if args.json else format_report(report))
     return 0
 

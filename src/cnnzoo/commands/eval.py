@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
     if split is None:
         raise ConfigError(f"{data_name} has no {args.split} split")
     source = BatchSource(split, batch_size=args.batch_size, device=device, shuffle=False)
-    metrics = evaluate(loaded.model, source, loaded.pipeline, loaded.classes, tta=args.tta)
+    from ..speed.fast_predict import model_for_batches
+    model = model_for_batches(loaded, next(iter(source.batches()))[0], args.backend, batch_size=args.batch_size)
+    metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
     run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
     png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
     plot_confusion(metrics.confusion, loaded.classes, png,
@@ -58,6 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
     p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=256)
+    p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
+                   help="how the model runs (default auto: channels-last, checked against eager)")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

@@ -56,6 +56,7 @@ class BenchReport:
     gemm_limit_img_s: float
     memory_limit_img_s: float
     layers: int  # leaf layers one forward pass runs (each costs a fixed dispatch overhead)
+    gemm_dtype: str = "float32"  # the matrix type the GEMM rate was measured in (bf16/fp16: % = MFU)
     rows: list[Row] = field(default_factory=list)
 
     @property
@@ -149,7 +150,7 @@ def run_bench(model: nn.Module, x: Tensor, *, name: str, mult_adds: float, backe
     per_image = factor * (traffic + weights / len(x))
     report = BenchReport(name, str(x.device), "train" if train else "inference", len(x), tuple(x.shape[1:]),
                          torch.get_num_threads(), mult_adds, per_image, rates.gemm_gflops, rates.bandwidth_gbs,
-                         rates.gemm_gflops * 1e9 / (2 * factor * mult_adds), rates.bandwidth_gbs * 1e9 / per_image, ops)
+                         rates.gemm_gflops * 1e9 / (2 * factor * mult_adds), rates.bandwidth_gbs * 1e9 / per_image, ops, rates.dtype)
     held = weights + x.numel() * x.element_size()
     for backend in backends:
         try:
@@ -167,7 +168,7 @@ def format_report(r: BenchReport) -> str:
     c, h, w = r.input_size
     lines = [f"{r.model} {r.mode}, batch {r.batch} x {c}x{h}x{w}, {r.device}, {r.threads} threads: "
              f"{r.mult_adds_per_image / 1e9:.3g} G mult-adds/image",
-             f"machine: fp32 GEMM {r.gemm_gflops:.1f} GFLOP/s -> GEMM-bound limit {r.gemm_limit_img_s:.1f} img/s; "
+             f"machine: {r.gemm_dtype} GEMM {r.gemm_gflops:.1f} GFLOP/s -> GEMM-bound limit {r.gemm_limit_img_s:.1f} img/s; "
              f"copy bandwidth {r.bandwidth_gbs:.1f} GB/s, {r.bytes_per_image / 2**20:.2f} MiB/image moved -> "
              f"memory-bound limit {r.memory_limit_img_s:.1f} img/s; {r.layers} layers per forward pass",
              "", f"{'backend':<16}{'img/s':>10}{'median ms':>11}{'p90 ms':>9}{'peak MiB':>10}{'% GEMM limit':>14}  note"]
