@@ -37,7 +37,7 @@ def test_compress_reports_the_real_numbers(run_dir: Path, capsys: pytest.Capture
     report = json.loads(capsys.readouterr().out)
     state, meta = load_compressed(out)
     assert report["size_mb"] == pytest.approx(out.stat().st_size / 1e6)
-    assert meta["compressed"] == {"prune": 0.67, "bits": 6}
+    assert meta["compressed"] == {"prune": 0.67, "bits": 6, "retrain": 0}
     total = nonzero = 0
     for layer in report["layers"]:
         w = state[layer["layer"]]
@@ -53,8 +53,9 @@ def test_compress_reports_the_real_numbers(run_dir: Path, capsys: pytest.Capture
 
 
 def test_compress_prints_the_seeds_columns(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["compress", str(run_dir), "--bits", "4", "--output", str(run_dir / "b4.cnz")]) == 0
+    assert main(["compress", str(run_dir), "--bits", "4", "--retrain", "1", "--output", str(run_dir / "b4.cnz")]) == 0
     text = capsys.readouterr().out
     assert "#params before" in text and "#params after" in text and "bits" in text
     assert "MB" in text and "before" in text and "after" in text
+    assert "sparsity 67.0%" in text  # retraining keeps the pruned weights at 0
     assert main(["compress", str(run_dir), "--prune", "1.5"]) == 2

@@ -4,6 +4,7 @@ linear probe, micro-F1 (train.finetune, train.balance)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,3 +95,28 @@ def test_bad_finetune_values() -> None:
             TrainConfig(finetune=bad)
     with pytest.raises(ValueError, match="lr_decay_per_stage"):
         replace(TrainConfig(), lr_decay_per_stage=1.5)
+
+
+@pytest.mark.slow
+def test_cli_linear_probe_balance_and_features(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import numpy as np
+
+    from cnnzoo.cli import main
+    # linear probe: no gradient steps, a logistic-regression classifier on LeNet-5's frozen features
+    assert main(["train", "--data", "digits", "--finetune", "linear-probe", "--epochs", "1", "--output",
+                 str(tmp_path), "--name", "lp", "--quiet"]) == 0
+    assert main(["eval", str(tmp_path / "lp"), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["top1"] > 0.5 and metrics["micro_f1"] == metrics["top1"]
+    # balancing and a head-only warm-up run end to end and print the per-class counts
+    assert main(["train", "--data", "digits", "--epochs", "1", "--head-epochs", "1", "--finetune", "last:2",
+                 "--balance", "weights", "--output", str(tmp_path), "--name", "bal"]) == 0
+    printed = capsys.readouterr()
+    assert "train images per class (balance: weights" in printed.out + printed.err
+    out = tmp_path / "feats.npz"
+    assert main(["features", str(tmp_path / "bal"), "digits", "-o", str(out), "--device", "cpu"]) == 0
+    d = np.load(out)
+    assert d["features_train"].shape[1] == 84 and len(d["labels_test"]) == len(d["files_test"]) > 0
+    assert list(d["classes"]) == [str(i) for i in range(10)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,22 +84,26 @@ def share_(weight: Tensor, bits: int, *, iters: int = 30) -> None:
     weight[mask] = shared
 
 
-def compress_(model: nn.Module, *, prune: float, bits: int) -> list[LayerStats]:
-    """Prune and share every conv / fc weight of `model` in place; the per-layer statistics,
-    counted from the weights themselves (zeros, distinct values)."""
+def compress_(model: nn.Module, *, prune: float, bits: int,
+              retrain: Callable[[dict[str, Tensor]], None] | None = None) -> list[LayerStats]:
+    """Prune every conv / fc weight of `model` in place, optionally `retrain(masks)` the surviving
+    connections (Deep Compression §2; the callback must keep pruned weights at 0), then share
+    them; the per-layer statistics, counted from the weights themselves (zeros, distinct values)."""
     if not 0 <= prune < 1:
         raise ValueError(f"prune must be in [0, 1), got {prune}")
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be in 1..16, got {bits}")
-    state = model.state_dict()
-    stats = []
+    names = compressible(model)
+    params = dict(model.named_parameters())
     with torch.no_grad():
-        for name in compressible(model):
-            w = state[name]
-            prune_(w, prune)
-            share_(w, bits)
-            stats.append(measure(name, w))
-    return stats
+        for name in names:
+            prune_(params[name].data, prune)
+    if retrain is not None:
+        retrain({name: params[name].data != 0 for name in names})
+    with torch.no_grad():
+        for name in names:
+            share_(params[name].data, bits)
+    return [measure(name, params[name].data) for name in names]
 
 
 def measure(name: str, w: Tensor) -> LayerStats:

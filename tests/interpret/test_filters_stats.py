@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -79,3 +80,14 @@ def test_cli_stats_writes_csv_for_each_model(tmp_path: Path, capsys: pytest.Capt
     assert all(ln.split(",")[-1] for ln in lines[1:])  # every layer has a gradient norm
     assert main(["explain", "activations", "lenet5", "--data", "digits", "--batch-size", "8", "--out", str(out)]) == 0
     assert not any(ln.split(",")[-1] for ln in (out / "activations.csv").read_text().splitlines()[1:])
+
+
+def test_batch_statistics_leave_the_model_as_it_was(squares_net) -> None:
+    model, held_out = squares_net
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = held_out.inputs()[:16]
+    rows = layer_statistics(model, x, gradients=False, batch_stats=True)
+    twin = copy.deepcopy(model).train()  # BN on the batch's own statistics
+    expected = twin.conv1[1](twin.conv1[0](torch.cat([x, *_coords(x)], 1)))
+    assert rows[0].std == pytest.approx(expected.std().item(), rel=1e-4)
+    assert not model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())

@@ -10,13 +10,13 @@ from ._common import add_model_source_arguments
 
 
 def parse_input(text: str) -> tuple[int, int, int]:
+    from ..input_size import parse_chw
+    if text.lower().replace("×", "x").count("x") != 2:
+        raise ConfigError(f"--input {text!r}: expected CxHxW, e.g. 3x224x224")
     try:
-        c, h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--input {text!r}: expected CxHxW, e.g. 3x224x224") from None
-    if min(c, h, w) < 1:
-        raise ConfigError(f"--input {text!r}: every size must be >= 1")
-    return c, h, w
+        return parse_chw(text)
+    except ValueError as e:
+        raise ConfigError(f"--input {e}") from None
 
 
 def backends_for(args: argparse.Namespace, device_type: str) -> list[str]:

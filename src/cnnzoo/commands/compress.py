@@ -11,21 +11,37 @@ from ..errors import ConfigError
 from ._common import add_model_source_arguments
 
 
-def _test_accuracy(loaded, model, args: argparse.Namespace) -> tuple[float, int]:  # type: ignore[no-untyped-def]
-    """Top-1 of `model` on the test split of the data the run was trained on (or --data)."""
+def _data(loaded, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The data the run was trained on (or --data), split as in the run."""
     from ..data import load_data
-    from ..data.loaders import BatchSource
-    from ..train.evaluate import evaluate
     cfg = loaded.meta.get("config", {})
     name = args.data or cfg.get("data")
     if name is None:
         raise ConfigError("the checkpoint does not say which data it was trained on: pass --data")
     keys = ("seed", "val_fraction", "test_fraction", "download")
-    data = load_data(name, size=loaded.pipeline.out_size[0], data_dir=args.data_dir or cfg.get("data_dir", "data"),
+    return load_data(name, size=loaded.pipeline.out_size[0], data_dir=args.data_dir or cfg.get("data_dir", "data"),
                      **{k: cfg[k] for k in keys if k in cfg})
-    source = BatchSource(data.test, batch_size=256, device=next(model.parameters()).device, shuffle=False)
-    metrics = evaluate(model, source, loaded.pipeline, loaded.classes)
+
+
+def _test_accuracy(loaded, data) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """Top-1 of the loaded model on the test split."""
+    from ..data.loaders import BatchSource
+    from ..train.evaluate import evaluate
+    source = BatchSource(data.test, batch_size=256, device=next(loaded.model.parameters()).device, shuffle=False)
+    metrics = evaluate(loaded.model, source, loaded.pipeline, loaded.classes)
     return metrics.top1, metrics.count
+
+
+def _retrainer(loaded, data, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The retraining step of Deep Compression (§2) as `compress_` calls it, or None (--retrain 0)."""
+    if not args.retrain:
+        return None
+    from ..train.prune_retrain import retrain_masked
+    cfg = loaded.meta.get("config", {})
+    augment = cfg.get("augment") if cfg.get("augment") not in (None, "auto") else data.default_augment
+    return lambda masks: retrain_masked(loaded.model, masks, data.train, loaded.pipeline, epochs=args.retrain,
+                                        lr=args.retrain_lr, augment=augment,
+                                        device=next(loaded.model.parameters()).device, seed=cfg.get("seed", 0))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,20 +50,22 @@ def run(args: argparse.Namespace) -> int:
     from ..train.inference import open_model
     if not 0 <= args.prune < 1 or not 1 <= args.bits <= 16:
         raise ConfigError(f"--prune must be in [0, 1) and --bits in 1..16; got {args.prune} and {args.bits}")
+    if args.retrain < 0:
+        raise ConfigError(f"--retrain must be >= 0 epochs, got {args.retrain}")
     loaded = open_model(args.source, device=pick_device(args.device))
-    model = loaded.model
-    before_acc, count = _test_accuracy(loaded, model, args)
+    model, data = loaded.model, _data(loaded, args)
+    before_acc, count = _test_accuracy(loaded, data)
     dense_bytes = sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point())
-    stats = compress_(model, prune=args.prune, bits=args.bits)
+    stats = compress_(model, prune=args.prune, bits=args.bits, retrain=_retrainer(loaded, data, args))
     out = Path(args.output) if args.output else (
         loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent) / "compressed.cnz"
     size = save_compressed(out, model.state_dict(), compressible(model), {**loaded.meta, "compressed": {
-        "prune": args.prune, "bits": args.bits}})
+        "prune": args.prune, "bits": args.bits, "retrain": args.retrain}})
     state, _ = load_compressed(out)  # the accuracy after is that of the file, decoded
     model.load_state_dict({k: v.to(t.dtype) for (k, v), t in zip(state.items(), model.state_dict().values(),
                                                                    strict=True)})
     file_stats = [measure(s.name, model.state_dict()[s.name]) for s in stats]
-    after_acc, _ = _test_accuracy(loaded, model, args)
+    after_acc, _ = _test_accuracy(loaded, data)
     total = (sum(s.params for s in file_stats), sum(s.nonzero for s in file_stats))
     summary = {"layers": [{"layer": s.name, "params": s.params, "nonzero": s.nonzero, "density": s.density,
                            "bits": s.bits} for s in file_stats],
@@ -77,6 +95,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_source_arguments(p, what="the trained run or checkpoint to compress")
     p.add_argument("--prune", type=float, default=0.67, help="fraction of each layer's weights set to 0 (0.67)")
     p.add_argument("--bits", type=int, default=6, help="bits per shared weight: 2^bits values per layer (6)")
+    p.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
+                   help="retrain the pruned network this many epochs before sharing (Deep Compression §2; 0: none)")
+    p.add_argument("--retrain-lr", type=float, default=0.01, help="learning rate of the retraining (SGD, momentum 0.9)")
     p.add_argument("--output", metavar="FILE.cnz", help="where to write (default: RUN/compressed.cnz)")
     p.add_argument("--data", help="data set to measure accuracy on (default: the one it was trained on)")
     p.add_argument("--data-dir", help="where torchvision data sets are")

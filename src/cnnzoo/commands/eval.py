@@ -21,14 +21,9 @@ def run(args: argparse.Namespace) -> int:
     from ..train.report import plot_confusion
     device = pick_device(args.device)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
-    cfg = loaded.meta.get("config", {})
-    data_name = args.data or cfg.get("data") or loaded.meta.get("data", {}).get("name")
-    if data_name is None:
-        raise ConfigError("the checkpoint does not say which data it was trained on: pass --data")
-    data = load_data(data_name, size=loaded.pipeline.out_size[0], seed=cfg.get("seed", 0),
-                     data_dir=args.data_dir or cfg.get("data_dir", "data"), download=cfg.get("download", True),
-                     val_fraction=cfg.get("val_fraction", 0.1), test_fraction=cfg.get("test_fraction", 0.2),
-                     strict=args.strict)
+    data_cfg = loaded.meta.data_config(data=args.data, data_dir=args.data_dir, strict=args.strict)
+    data_name = data_cfg.data
+    data = load_data(data_cfg, size=loaded.pipeline.out_size[0])
     if data.classes != loaded.classes:  # a pretrained model on a subset of its classes, by name
         loaded = restrict_to_classes(loaded, data.classes, data_name=data_name)
     split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
@@ -41,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
     png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
     plot_confusion(metrics.confusion, loaded.classes, png,
-                   title=f"{loaded.meta.get('model')} on {Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
+                   title=f"{loaded.meta.model} on {Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
     if args.json:
         print(json.dumps({**metrics.headline(), "count": metrics.count, "split": args.split, "data": data_name}))
     else:

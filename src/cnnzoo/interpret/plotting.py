@@ -26,9 +26,9 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, *, dpi: int = DPI) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path
 
@@ -123,15 +123,17 @@ def plot_images(images: Sequence[Tensor], labels: Sequence[str], path: Path, *, 
     """A grid of images, each with its label above it."""
     plt = _plt()
     rows, cols = _grid_shape(len(images), cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.5 + 0.4), squeeze=False)
+    side = max(2.4, min(4.0, 6.5 / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * side, rows * (side + 0.4) + 0.6), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < len(images):
             _show(ax, images[k])
-            ax.set_title(labels[k], fontsize=8)
+            ax.set_title(labels[k], fontsize=9)
         else:
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small
 
 
 def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
@@ -169,13 +171,13 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
     fig, axes = plt.subplots(panels, 1, figsize=(7.5, 2.6 * panels + 0.4), squeeze=False)
     for label, rows in series.items():
         std = [r.std for r in rows]
-        axes[0, 0].plot(range(1, len(std) + 1), std, marker=".", label=label)
-        axes[1, 0].plot(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
+        axes[0, 0].semilogy(range(1, len(std) + 1), std, marker=".", label=label)
+        axes[1, 0].semilogy(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
         if gradients:
             g = [(r.index + 1, r.grad_norm) for r in rows if r.grad_norm is not None]
             axes[2, 0].semilogy([i for i, _ in g], [v for _, v in g], marker=".", label=label)
-    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response")
-    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response")
+    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response (log)")
+    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response (log)")
     if gradients:
         axes[2, 0].set(xlabel="layer index (forward order)", ylabel="||dL/dW|| (log scale)")
     from matplotlib.ticker import MaxNLocator
@@ -185,4 +187,4 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small

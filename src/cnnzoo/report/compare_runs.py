@@ -36,6 +36,8 @@ def compare_runs(run_dirs: Sequence[str], *, plot: str | None = None) -> str:
 
 
 def plot_runs(runs: Sequence[Any], labels: Sequence[str], path: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     from ..experiments.common import figure
     fig = figure(12, 4.4)
     panels = (("train_loss", "training loss"), ("val_loss", "validation loss"), ("val_acc", "validation top-1"))
@@ -46,6 +48,7 @@ def plot_runs(runs: Sequence[Any], labels: Sequence[str], path: Path) -> None:
             ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], marker="o" if len(rows) < 30 else None,
                     ms=3, label=label)
         ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     handles, names = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3), fontsize=8)

@@ -15,7 +15,7 @@ from ..data import DataBundle, load_data
 from ..data.augment import AUGMENTS, BatchPipeline
 from ..data.loaders import BatchSource
 from ..models.base import ZooModel
-from ..registry import create_model, model_input_size
+from ..resolve import resolve_model
 from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
@@ -52,21 +52,20 @@ class Parts:
 
 def input_side(cfg: TrainConfig) -> int:
     """The side images are decoded and fed at: --img-size, else the model's own."""
-    return cfg.img_size or model_input_size(cfg.model)[1]
+    return resolve_model(cfg.model, img_size=cfg.img_size).input_size[1]
 
 
 def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooModel, tuple[float, ...],
                                                                               tuple[float, ...]]:
     """(model for the data's classes, input mean, input std). With --pretrained the published
     weights are loaded (the new head keeps its fresh init) and the weights' own normalisation is used."""
-    model = create_model(cfg.model, num_classes=len(data.classes))
+    resolved = resolve_model(cfg.model, img_size=cfg.img_size)
+    model = resolved.build(num_classes=len(data.classes))
     mean, std = data.mean, data.std
     if cfg.pretrained:
         from ..models.pretrained import load_pretrained
-        from ..registry import model_card
         report = load_pretrained(model, cfg.pretrained)
-        card = model_card(cfg.model)
-        mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
+        mean, std = resolved.mean, resolved.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
     prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
