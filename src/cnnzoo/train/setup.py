@@ -127,7 +127,8 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     model, mean, std = build_model(cfg, data, log=log)
     pipeline, preset = build_pipeline(cfg, data, model, mean, std)
     finetune = FineTune.from_config(cfg)
-    finetune.apply(model)  # frozen parameters never reach the optimiser
+    if finetune.active:
+        finetune.apply(model)  # frozen parameters never reach the optimiser
     runner = place_model(model, cfg, device, info)
     train_src, val_src = build_sources(cfg, data, device, info)
     weights = apply_balance(cfg.balance, data, train_src, log=log)
