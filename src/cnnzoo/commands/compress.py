@@ -14,13 +14,8 @@ from ._common import add_model_source_arguments
 def _data(loaded, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The data the run was trained on (or --data), split as in the run."""
     from ..data import load_data
-    cfg = loaded.meta.get("config", {})
-    name = args.data or cfg.get("data")
-    if name is None:
-        raise ConfigError("the checkpoint does not say which data it was trained on: pass --data")
-    keys = ("seed", "val_fraction", "test_fraction", "download")
-    return load_data(name, size=loaded.pipeline.out_size[0], data_dir=args.data_dir or cfg.get("data_dir", "data"),
-                     **{k: cfg[k] for k in keys if k in cfg})
+    data_cfg = loaded.meta.data_config(data=args.data, data_dir=args.data_dir)
+    return load_data(data_cfg, size=loaded.pipeline.out_size[0])
 
 
 def _test_accuracy(loaded, data) -> tuple[float, int]:  # type: ignore[no-untyped-def]
@@ -37,11 +32,11 @@ def _retrainer(loaded, data, args: argparse.Namespace):  # type: ignore[no-untyp
     if not args.retrain:
         return None
     from ..train.prune_retrain import retrain_masked
-    cfg = loaded.meta.get("config", {})
-    augment = cfg.get("augment") if cfg.get("augment") not in (None, "auto") else data.default_augment
+    data_cfg = loaded.meta.data_config(data=args.data)
+    augment = data_cfg.augment if data_cfg.augment != "auto" else data.default_augment
     return lambda masks: retrain_masked(loaded.model, masks, data.train, loaded.pipeline, epochs=args.retrain,
                                         lr=args.retrain_lr, augment=augment,
-                                        device=next(loaded.model.parameters()).device, seed=cfg.get("seed", 0))
+                                        device=next(loaded.model.parameters()).device, seed=data_cfg.seed)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     stats = compress_(model, prune=args.prune, bits=args.bits, retrain=_retrainer(loaded, data, args))
     out = Path(args.output) if args.output else (
         loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent) / "compressed.cnz"
-    size = save_compressed(out, model.state_dict(), compressible(model), {**loaded.meta, "compressed": {
+    size = save_compressed(out, model.state_dict(), compressible(model), {**loaded.meta.to_dict(), "compressed": {
         "prune": args.prune, "bits": args.bits, "retrain": args.retrain}})
     state, _ = load_compressed(out)  # the accuracy after is that of the file, decoded
     model.load_state_dict({k: v.to(t.dtype) for (k, v), t in zip(state.items(), model.state_dict().values(),

@@ -114,6 +114,9 @@ class CheckpointMeta:
     def get(self, key: str, default: Any = None) -> Any:
         return self.to_dict().get(key, default)
 
+    def keys(self) -> Any:  # `{**meta, ...}`
+        return self.to_dict().keys()
+
     # -- using ----------------------------------------------------------------------------------
     @property
     def stored_channels(self) -> int:

@@ -52,9 +52,6 @@ def load_checkpoint(path: str | Path, *, device: torch.device) -> Loaded:
     return Loaded(model, meta, meta.pipeline(), p)
 
 
-_CHECKPOINT_SUFFIXES = {".safetensors", ".pt", ".pth", ".ckpt", ".bin"}
-
-
 def open_model(source: str | Path, *, device: torch.device, pretrained: str | None = None) -> Loaded:
     """The one way to get a model for inference, from what a user names on the command line.
 
@@ -71,9 +68,9 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
         if pretrained is not None:
             raise CheckpointError(f"{text} is a trained checkpoint; --pretrained goes with a model name")
         return load_checkpoint(text, device=device)
-    if not Path(text).exists() and ("/" in text or Path(text).suffix in _CHECKPOINT_SUFFIXES):
-        raise CheckpointError(f"{text} does not exist: expected a run folder, a checkpoint file or a model name "
-                              f"(`cnnzoo models`)")
+    is_table = text.endswith((".yaml", ".yml"))
+    if not is_table and not Path(text).exists() and ("/" in text or "\\" in text or text.endswith(".safetensors")):
+        raise CheckpointError(f"checkpoint {text!r} does not exist")  # a path, not a model name
     from ..models.pretrained import load_pretrained
     from ..resolve import resolve_model
     resolved = resolve_model(text)
