@@ -6,7 +6,7 @@ import argparse
 import json
 import warnings
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, DataError
 from ._argtypes import at_least
 from ._common import add_model_source_arguments
 
@@ -18,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     files = expand_inputs(args.inputs)
     results, bad = predict_files(loaded, files, top_k=args.top_k, tta=args.tta, device=device)
+    if bad and not results:
+        shown = "; ".join(f"{p.name}: {r}" for p, r in bad[:3]) + ("; ..." if len(bad) > 3 else "")
+        raise DataError(f"none of the {len(bad)} inputs is a usable image ({shown})")
     if bad:
         listing = "\n".join(f"  {p}: {r}" for p, r in bad)
         if args.strict:

@@ -14,11 +14,13 @@ from torch import nn
 from ..data import DataBundle, load_data
 from ..data.augment import AUGMENTS, BatchPipeline
 from ..data.loaders import BatchSource
+from ..errors import ConfigError
 from ..models.base import ZooModel
 from ..registry import create_model, model_input_size
 from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
+from .defaults import derive as derive_defaults
 from .device import autocast_dtype, pick_device
 from .optim import build_optimizer, build_scheduler
 
@@ -42,10 +44,15 @@ class Parts:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     aug_gen: torch.Generator
+    cfg: TrainConfig  # the configuration with its derived defaults filled in (train.defaults)
 
 
 def input_side(cfg: TrainConfig) -> int:
     """The side images are decoded and fed at: --img-size, else the model's own."""
+    from ..registry import is_table_path, model_card
+    if cfg.img_size is not None and not is_table_path(cfg.model) and cfg.img_size < model_card(cfg.model).min_size:
+        raise ConfigError(f"--img-size {cfg.img_size} is below {cfg.model}'s smallest input "
+                          f"({model_card(cfg.model).min_size} px); expected at least that")
     return cfg.img_size or model_input_size(cfg.model)[1]
 
 
@@ -118,6 +125,9 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
 
     # model geometry first: image folders are decoded straight to the model's input size
     data = load_data(cfg.data_config, size=input_side(cfg))
+    cfg, notes = derive_defaults(cfg, data, world=info.world)
+    for note in notes:
+        log(f"default: {note}")
     model, mean, std = build_model(cfg, data, log=log)
     pipeline, preset = build_pipeline(cfg, data, model, mean, std)
     runner = place_model(model, cfg, device, info)
@@ -127,7 +137,7 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
-                 scaler, autocast_dtype(cfg.precision), aug_gen)
+                 scaler, autocast_dtype(cfg.precision), aug_gen, cfg)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:
