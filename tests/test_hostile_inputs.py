@@ -40,6 +40,7 @@ def _craft(tmp: Path, run: Path) -> None:
         (tmp / name).write_text(text)
     (tmp / "utf8.yaml").write_bytes(b"input: 1x32x32\nlayers:\n  - conv 3x3@4 \xff\xfe\n  - fc 10\n")
     (tmp / "a_file").write_text("not a folder")
+    (tmp / "nan.yaml").write_text("epochs: 1\nweight_decay: .nan\n")
     state, meta = ckpt.load_weights(run / "checkpoints" / "best.safetensors")
     bad_metas = {"notjson": "{not json", "list": "[1, 2]", "noclasses": {k: v for k, v in meta.items()
                                                                            if k != "classes"},
@@ -104,6 +105,9 @@ CASES = [
     ("train-test-fraction-0", "train --test-fraction 0 --epochs 1 --quiet --output {tmp}/out", 2,
      "--test-fraction"),
     ("train-val-fraction-0", "train --val-fraction 0 --epochs 1 --output {tmp}/out", 0, "no validation split"),
+    ("explain-steps-0", "explain classviz lenet5 --steps 0", 2, "--steps"),
+    ("explain-lr-nan", "explain classviz lenet5 --lr nan", 2, "--lr"),
+    ("config-file-nan", "train --config {tmp}/nan.yaml --output {tmp}/out", 2, "finite"),
     ("pretrained-cnnzoo-checkpoint", "train --epochs 1 --quiet --output {tmp}/out --pretrained "
                                      "{run}/checkpoints/best.safetensors", 0, ""),
     ("eval-read-only-confusion", "eval {tmp}/ro/run --confusion {tmp}/ro/run/c.png", 2, "confusion"),
