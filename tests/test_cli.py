@@ -62,7 +62,7 @@ def test_config_file_and_flags_share_one_schema(tmp_path: Path, capsys: pytest.C
 
 @pytest.mark.parametrize("argv, message", [
     (["train", "--model", "lenet", "--epochs", "1"], "unknown model 'lenet'; did you mean: lenet5"),
-    (["train", "--config", "{cfg}"], "unknown key 'epoch' (did you mean epochs?)"),
+    (["train", "--config", "{cfg}"], "unknown key 'epoch' (did you mean epochs"),
     (["train", "--config", "{bad_type}"], "key 'epochs': expected an integer, got 'many'"),
     (["train", "--config", "{missing}"], "does not exist"),
     (["train", "--data", "{missing}"], "does not exist"),

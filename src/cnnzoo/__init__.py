@@ -6,6 +6,7 @@ __version__ = "0.1.0"
 
 from .models.base import AuxOutputs, FeatureInfo, ZooModel, split_outputs  # noqa: E402
 from .registry import create_model, get_entry, list_models, model_card, register_model  # noqa: E402
+from . import models, netspec  # noqa: E402, F401  (importing them registers the zoo and the table format)
 
 
 

@@ -3,6 +3,10 @@
     register_model("resnet50", partial(ResNet, block=Bottleneck, depths=(3, 4, 6, 3)), card)
     model = create_model("resnet50", num_classes=10)
     list_models("resnet*")
+
+The families register themselves when `cnnzoo.models` is imported and netspec registers its
+table format when `cnnzoo.netspec` is; the `cnnzoo` package imports both, so every import of
+`cnnzoo.<anything>` sees the whole zoo. This module imports neither.
 """
 
 from __future__ import annotations
@@ -40,14 +44,33 @@ def register_model(name: str, builder: Callable[..., ZooModel], card: ModelCard)
     _REGISTRY[name] = Entry(name, builder, card, family, alias_of)
 
 
-def _ensure_loaded() -> None:
-    from . import models  # noqa: F401  (importing the package registers every family)
+@dataclass(frozen=True)
+class TableFormat:
+    """A way to write a network as a file (netspec's .yaml tables): how to build one and read
+    its input size. Registered by the package that implements it, so that this module imports
+    nothing above it."""
+    suffixes: tuple[str, ...]
+    build: Callable[..., ZooModel]
+    input_size: Callable[[str], tuple[int, int, int]]
+
+
+_TABLE_FORMATS: list[TableFormat] = []
+
+
+def register_table_format(fmt: TableFormat) -> None:
+    _TABLE_FORMATS.append(fmt)
+
+
+def _table_format(name: str) -> TableFormat:
+    for fmt in _TABLE_FORMATS:
+        if name.lower().endswith(fmt.suffixes):
+            return fmt
+    raise ConfigError(f"{name}: no network table format reads this file")  # netspec not imported: a bug
 
 
 def list_models(pattern: str = "*", *, family: str | None = None, aliases: bool = True) -> list[str]:
     """Registered names matching a shell-style `pattern` (e.g. "resnet*"), in sorted order
     (`aliases=False`: each network once, under its first name)."""
-    _ensure_loaded()
     return sorted(n for n, e in _REGISTRY.items()
                   if fnmatch.fnmatchcase(n, pattern) and (family is None or e.family == family)
                   and (aliases or e.alias_of is None))
@@ -55,7 +78,6 @@ def list_models(pattern: str = "*", *, family: str | None = None, aliases: bool 
 
 def get_entry(name: str) -> Entry:
     """The registry entry of `name`; an unknown name raises with the close matches."""
-    _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -83,8 +105,7 @@ def is_table_path(name: str) -> bool:
 def model_input_size(name: str) -> tuple[int, int, int]:
     """(C, H, W) the model expects by default: its card's, or its table's `input:`."""
     if is_table_path(name):
-        from .netspec import spec_input_size
-        return spec_input_size(name)
+        return _table_format(name).input_size(name)
     return get_entry(name).card.input_size
 
 
@@ -96,8 +117,7 @@ def create_model(name: str, **overrides: object) -> ZooModel:
     An argument the builder does not take is a ConfigError naming the ones it does.
     """
     if is_table_path(name):
-        from .netspec import build_from_yaml
-        return build_from_yaml(name, **overrides)  # type: ignore[arg-type]
+        return _table_format(name).build(name, **overrides)
     entry = get_entry(name)
     accepted = builder_arguments(name)
     unknown = sorted(set(overrides) - set(accepted))

@@ -39,8 +39,6 @@ def test_lenet5_rows_are_the_papers_table():
 
 @pytest.mark.parametrize("name", ["lenet5", "resnet18", "squeezenet1_0"])
 def test_totals_are_count_params_and_count_mult_adds(name):
-    if name not in cnnzoo.list_models():
-        pytest.skip(f"model {name} not registered yet")
     with torch.device("meta"):
         model = cnnzoo.create_model(name)
     size = cnnzoo.model_card(name).input_size

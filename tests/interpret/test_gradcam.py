@@ -88,7 +88,8 @@ def test_cli_gradcam_json_with_box(trained_run: Path, tmp_path: Path, capsys: py
     assert main(["explain", "gradcam", str(trained_run), str(img), "--class", "7", "--box", "0,0,1,1",
                  "--json", "--out", str(out)]) == 0
     entry = json.loads(capsys.readouterr().out)[0]
-    assert entry["class"] == "7" and entry["layer"] == "s4" and entry["mass_in_box"] == pytest.approx(1.0)
+    assert entry["class"] == "7" and entry["layer"] == "s4"
+    assert entry["mass_in_boxes"] == pytest.approx(1.0) == entry["area_of_boxes"]
     assert all(0 <= v < 1 for v in entry["peak_fraction"]) and Path(entry["png"]).is_file()
     assert json.loads((out / "gradcam.json").read_text())["images"][0]["index"] == 7
     assert main(["explain", "gradcam", str(trained_run), str(img), "--layer", "f6", "--out", str(out)]) == 2

@@ -27,9 +27,10 @@ def randomise(model: nn.Module) -> nn.Module:
 
 
 def logits_difference(name: str, theirs: nn.Module, library: str, *, size: int = 32,
-                      **overrides: object) -> float:
+                      state: dict[str, torch.Tensor] | None = None, **overrides: object) -> float:
     """Max |logits difference| between `theirs` and cnnzoo's `name` loaded with theirs' weights
-    through the registered mapping, on a fixed random batch of 2 in eval mode.
+    through the registered mapping, on a fixed random batch of 2 in eval mode. `state`: theirs'
+    weights as a published file spells them, when that differs from `theirs.state_dict()`.
 
     Ours is built on the meta device and materialised uninitialised: every tensor is then loaded
     (`assign_state_dict` refuses missing keys), so no second random initialisation is paid.
@@ -37,7 +38,8 @@ def logits_difference(name: str, theirs: nn.Module, library: str, *, size: int =
     with torch.device("meta"):
         ours = cnnzoo.create_model(name, **overrides)
     ours.to_empty(device="cpu")
-    assign_state_dict(ours, weight_mapping(name, library)(theirs.state_dict()), source="test")
+    state = theirs.state_dict() if state is None else state
+    assign_state_dict(ours, weight_mapping(name, library)(state), source="test")
     x = torch.randn(2, ours.in_chans, size, size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         return (ours.eval()(x) - theirs.eval()(x)).abs().max().item()

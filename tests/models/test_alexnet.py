@@ -9,7 +9,7 @@ import torchvision
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.errors import ConfigError
-from cnnzoo.models.alexnet import LocalResponseNorm
+from cnnzoo.layers.local_response_norm import LocalResponseNorm
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
 
 

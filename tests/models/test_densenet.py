@@ -13,7 +13,7 @@ from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import SqueezeExcite
 from cnnzoo.layers.dense_block import DenseBlock, Transition
 from cnnzoo.models.densenet import TABLE_1, TABLE_2_BC, cifar_blocks
-from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
+from parity import logits_difference, randomise
 
 TV = {"densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480, "densenet201": 20_013_928}
 
@@ -130,33 +130,19 @@ def _tv_legacy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def _logits_difference(name: str, theirs: nn.Module, library: str, *, legacy: bool = False) -> float:
-    for mod in theirs.modules():  # random running statistics, so that batch-norm is not the identity
-        if isinstance(mod, nn.BatchNorm2d):
-            mod.running_mean.uniform_(-0.1, 0.1)
-            mod.running_var.uniform_(0.5, 1.5)
-    state = _tv_legacy(theirs.state_dict()) if legacy else theirs.state_dict()
-    assert any(".norm.1." in k for k in state) == legacy
-    with torch.device("meta"):
-        ours = cnnzoo.create_model(name, num_classes=10)
-    ours.to_empty(device="cpu")  # every tensor is loaded below (assign_state_dict refuses missing keys)
-    assign_state_dict(ours, weight_mapping(name, library)(state), source="test")
-    x = torch.randn(2, 3, 40, 40, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        return (ours.eval()(x) - theirs.eval()(x)).abs().max().item()
-
-
 @pytest.mark.parametrize("name", sorted(TV))
 def test_torchvision_weights_give_the_same_logits(name: str) -> None:
     torch.manual_seed(0)
-    tv = getattr(torchvision.models, name)(num_classes=10)
-    assert _logits_difference(name, tv, "torchvision", legacy=True) <= 1e-4
+    tv = randomise(getattr(torchvision.models, name)(num_classes=10))
+    state = _tv_legacy(tv.state_dict())
+    assert any(".norm.1." in k for k in state)
+    assert logits_difference(name, tv, "torchvision", size=40, state=state, num_classes=10) <= 1e-4
 
 
 def test_timm_weights_give_the_same_logits() -> None:
     torch.manual_seed(0)
-    tm = timm.create_model("densenet121", pretrained=False, num_classes=10)
-    assert _logits_difference("densenet121", tm, "timm") <= 1e-4
+    tm = randomise(timm.create_model("densenet121", pretrained=False, num_classes=10))
+    assert logits_difference("densenet121", tm, "timm", size=40, num_classes=10) <= 1e-4
 
 
 def test_squeeze_excite_slots_sit_on_each_dense_layers_new_maps() -> None:

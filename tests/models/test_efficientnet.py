@@ -84,7 +84,6 @@ def test_mult_adds_against_table_2(v: str) -> None:
     ours = count_mult_adds(_meta(f"efficientnet_{v}"), (3, res, res))
     assert ours == count_mult_adds(_meta_torchvision(v), (3, res, res))
     assert abs(ours / TABLE_2[v].flops - 1) <= 0.05
-    assert cnnzoo.model_card(f"efficientnet_{v}").mult_adds == TABLE_2[v].flops
 
 
 @pytest.mark.parametrize("name", ["efficientnet_b0_tv", "efficientnet_b5"])

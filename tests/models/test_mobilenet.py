@@ -71,8 +71,6 @@ def test_parameters_and_mult_adds_of_table_1() -> None:
     assert count_mult_adds(m, (3, 224, 224)) == mult_adds == 568_740_352  # 568.7M
     # Tables 6 and 8 print 4.2M parameters and 569M mult-adds
     assert round(params / 1e6, 1) == 4.2 and round(mult_adds / 1e6) == 569
-    card = cnnzoo.model_card("mobilenet_v1")
-    assert (card.params, card.mult_adds) == (4_200_000, 569e6)
 
 
 @pytest.mark.parametrize(("name", "alpha", "published_params", "published_mult_adds"), [
@@ -87,8 +85,6 @@ def test_width_multipliers_of_table_6(name: str, alpha: float, published_params:
     # truncates as often as it rounds (Table 7's 290.7M is printed 290), so: within one unit of the last digit
     assert abs(params / 1e6 - published_params) < 0.05 + 1e-9
     assert abs(mult_adds / 1e6 - published_mult_adds) < 1
-    card = cnnzoo.model_card(name)
-    assert card.params == published_params * 1e6 and card.mult_adds == published_mult_adds * 1e6
 
 
 @pytest.mark.parametrize(("resolution", "published"), [(224, 569), (192, 418), (160, 290), (128, 186)])

@@ -48,7 +48,6 @@ def test_mult_adds_against_table_2() -> None:
     for name, gflops in TABLE2_GFLOPS.items():
         counted = count_mult_adds(_meta(name), (3, 224, 224)) / 1e9
         assert abs(counted - gflops) / gflops < 0.005, (name, counted)
-        assert cnnzoo.model_card(name).mult_adds == gflops * 1e9
     # the SE blocks' fcs add 0.26% to ResNet-50's 3.86 (Table 2: 3.86 -> 3.87)
     extra = count_mult_adds(_meta("se_resnet50"), (3, 224, 224)) - count_mult_adds(_meta("resnet50"), (3, 224, 224))
     assert extra == sum(n * 2 * c * (c // 16) for n, c in ((3, 256), (4, 512), (6, 1024), (3, 2048)))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from cnnzoo.analysis.receptive_field import receptive_field, receptive_field_by_gradient
 from cnnzoo.analysis.summary import render_show, summary
 from cnnzoo.errors import CnnzooError, ConfigError
+from cnnzoo.layers.local_response_norm import LocalResponseNorm
 from cnnzoo.netspec import SpecError, build_from_text, build_from_yaml, is_table_spec
 
 TABLES = Path(__file__).resolve().parents[2] / "examples" / "tables"
@@ -61,9 +62,13 @@ def test_seed002_400x400_table():
     assert sum(p.numel() for p in model.parameters()) == (
         (3 * 100 * 80 + 80) + (80 * 25 * 120 + 120) + (120 * 9 * 160 + 160) + (160 * 9 * 200 + 200)
         + (9 * 9 * 200 * 320 + 320) + (320 * 320 + 320) + (320 * 2 + 2))
-    lrn = [m for m in model.modules() if isinstance(m, torch.nn.LocalResponseNorm)]
+    lrn = [m for m in model.modules() if isinstance(m, LocalResponseNorm)]
     drops = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
     assert len(lrn) == 2 and len(drops) == 2 and drops[0].p == 0.5
+    a = torch.rand(1, 12, 5, 5) * 10
+    # AlexNet's function (§3.3: alpha is not divided by n), not torch's under the same constants
+    torch.testing.assert_close(lrn[0](a), LocalResponseNorm()(a))
+    assert not torch.allclose(lrn[0](a), torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)(a))
     s = summary(model)
     assert [r.output for r in s.rows if r.name.startswith("features.pool")] == ["49x49x80", "22x22x120", "9x9x200"]
     assert "| lrn " in render_show(SEED_400, fmt="markdown")  # each row as written: "relu+lrn" is two rows

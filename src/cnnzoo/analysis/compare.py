@@ -26,8 +26,10 @@ from pathlib import Path
 import torch
 
 from .counting import build_on_meta
+from ..input_size import format_hwc
 from .summary import human_count
-from .trace import trace, used_params
+from .counting import count_params
+from .trace import trace
 
 
 @dataclass(frozen=True)
@@ -70,20 +72,22 @@ def measure_latency(model: torch.nn.Module, input_size: tuple[int, int, int], *,
 
 def compare(names: Sequence[str], *, latency: bool = True, runs: int = 5, warmup: int = 2) -> list[ComparedModel]:
     """One `ComparedModel` per registry name (unknown names raise with the close matches)."""
-    from ..registry import create_model, get_entry
+    from ..resolve import resolve_model
 
     out = []
     for name in names:
-        card = get_entry(name).card
-        meta = build_on_meta(name)
-        size = card.input_size
+        resolved = resolve_model(name)
+        card = resolved.card
+        assert card is not None, "compare takes registered names"
+        meta = resolved.build_on_meta()
+        size = resolved.input_size
         ms = None
         if latency:
             torch.manual_seed(0)
-            ms = measure_latency(create_model(name), size, runs=runs, warmup=warmup)
+            ms = measure_latency(resolved.build(), size, runs=runs, warmup=warmup)
         tr = trace(meta, size)
         out.append(ComparedModel(
-            name=name, input_size=size, params=used_params(tr), mult_adds=tr.flops // 2,
+            name=name, input_size=size, params=count_params(meta, include_aux=False), mult_adds=tr.flops // 2,
             published_params=card.params, published_mult_adds=card.mult_adds, top1_err=card.top1_err,
             top5_err=card.top5_err, latency_ms=ms))
     return out
@@ -97,8 +101,7 @@ def _cells(m: ComparedModel) -> list[str]:
     def opt(v: float | None, fmt: str) -> str:
         return "—" if v is None else format(v, fmt)
 
-    c, h, w = m.input_size
-    return [m.name, f"{h}x{w}x{c}", human_count(m.params), human_count(m.mult_adds),
+    return [m.name, format_hwc(m.input_size), human_count(m.params), human_count(m.mult_adds),
             "—" if m.published_params is None else human_count(m.published_params),
             "—" if m.published_mult_adds is None else human_count(m.published_mult_adds),
             opt(m.top1_err, ".2f"), opt(m.top1_acc, ".2f"), opt(m.top5_err, ".2f"), opt(m.latency_ms, ".1f")]
@@ -176,7 +179,9 @@ def render_compare(names: Sequence[str], plot_path: str | Path | None = None, *,
     models = compare(names, latency=latency, runs=runs, warmup=warmup)
     out = comparison_table(models, fmt)
     notes = ["params and mult-adds: counted from the code at each card's input size (one multiply-add = one "
-             "operation, FLOPs = 2 x mult-adds); (paper): the published figures; errors: published ImageNet, percent"]
+             "operation, FLOPs = 2 x mult-adds); (paper): the published figures; errors: published ImageNet, percent",
+             "params: the network used at inference, without training-only auxiliary classifiers "
+             "(`cnnzoo models` counts them)"]
     if latency:
         notes.append(f"CPU ms: median of {runs} forward passes of one image after {warmup} warm-up passes, "
                      f"{torch.get_num_threads()} threads")

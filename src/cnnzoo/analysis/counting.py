@@ -72,9 +72,14 @@ def build_on_meta(name: str, **overrides: object) -> nn.Module:
         return create_model(name, **overrides)
 
 
-def count_params(model: nn.Module, *, trainable_only: bool = False) -> int:
-    """Number of parameters (each shared parameter counted once)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+def count_params(model: nn.Module, *, trainable_only: bool = False, include_aux: bool = True) -> int:
+    """Number of parameters (each shared parameter counted once). `include_aux=False` leaves out
+    the training-only auxiliary classifiers (modules with `is_aux_head = True`: GoogLeNet's,
+    Inception v3's): the network used at inference, the figure most papers quote."""
+    aux = set()
+    if not include_aux:
+        aux = {id(p) for m in model.modules() if getattr(m, "is_aux_head", False) for p in m.parameters()}
+    return sum(p.numel() for p in model.parameters() if (p.requires_grad or not trainable_only) and id(p) not in aux)
 
 
 def count_mult_adds(model: nn.Module, input_size: tuple[int, int, int], *, batch: int = 1) -> int:

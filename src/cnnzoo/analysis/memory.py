@@ -191,27 +191,8 @@ class MeasuredMemory:
 def _cpu_peak(fn: Callable[[], object]) -> int:
     """Largest number of bytes allocated at one moment while `fn` runs, above what was allocated
     before: the running sum of the profiler's CPU allocation events (`profile_memory=True`)."""
-    from torch._C._profiler import _EventType, _ExperimentalConfig
-    from torch.autograd.profiler import (ProfilerActivity, ProfilerConfig, ProfilerState, _disable_profiler,
-                                         _enable_profiler, _prepare_profiler)
-
-    # The low-level entry points of torch.profiler.profile(profile_memory=True): the same events,
-    # without building the per-operator tables (seconds for a DenseNet) that we do not need.
-    config = ProfilerConfig(ProfilerState.KINETO, False, True, False, False, False, _ExperimentalConfig())
-    activities = {ProfilerActivity.CPU}
-    _prepare_profiler(config, activities)
-    _enable_profiler(config, activities)
-    try:
-        fn()
-    finally:
-        result = _disable_profiler()
-    events: list = []
-    stack = list(result.experimental_event_tree())
-    while stack:
-        e = stack.pop()
-        if e.tag == _EventType.Allocation and e.extra_fields.device.type == "cpu":
-            events.append((e.start_time_ns, e.extra_fields.alloc_size))
-        stack.extend(e.children)
+    from .torch_internals import cpu_allocations
+    events = cpu_allocations(fn)
     live = peak = 0
     for _, nbytes in sorted(events):
         live += nbytes
@@ -220,7 +201,8 @@ def _cpu_peak(fn: Callable[[], object]) -> int:
 
 
 def _held_bytes(tensors: list[torch.Tensor]) -> int:
-    storages = {t.untyped_storage()._cdata: t.untyped_storage().nbytes() for t in tensors}
+    from .torch_internals import storage_key
+    storages = {storage_key(t): t.untyped_storage().nbytes() for t in tensors}
     return sum(storages.values())
 
 

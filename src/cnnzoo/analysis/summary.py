@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..input_size import format_chw, format_hwc
 from ..models.base import ZooModel
 from .memory import MemoryEstimate, dtype_of, optimizer_state_factor
 from .trace import Field, ModuleRecord, Trace, trace, used_params
@@ -145,9 +146,8 @@ class Summary:
         m = self.memory
         opt = {0: "no state", 1: "1 state tensor per parameter", 2: "2 state tensors per parameter"}.get(
             optimizer_state_factor(_optimizer_key(m.optimizer)), f"{m.optimizer} state")
-        c, h, w = self.input_size
         lines = [
-            f"input: {self.batch} x {c}x{h}x{w} ({h}x{w}x{c}), {self.dtype}",
+            f"input: {self.batch} x {format_chw(self.input_size)} ({format_hwc(self.input_size)}), {self.dtype}",
             f"parameters: {self.params:,} (trainable {self.trainable_params:,}"
             + (f"; used at inference {self.inference_params:,}" if self.inference_params != self.params else "")
             + f"); parameter memory {mib(m.param_bytes)} ({self.dtype}, buffers included)",
@@ -241,7 +241,7 @@ def shape_text(shape: tuple[int, ...] | None) -> str:
         return ""
     if len(shape) == 4:
         _, c, h, w = shape
-        return f"{h}x{w}x{c}"
+        return format_hwc((c, h, w))
     return "x".join(str(s) for s in shape[1:])
 
 
@@ -392,29 +392,14 @@ def _traces(model: nn.Module, size: tuple[int, int, int], batch: int, dt: torch.
 
 def resolve_input_size(model: nn.Module, input_size: tuple[int, ...] | str | int | None) -> tuple[int, int, int]:
     """(C, H, W) from a tuple, "3x224x224", "224" / 224 (channels from the model), or the card/spec."""
+    from ..input_size import parse_chw
     default = _default_input_size(model)
     if input_size is None:
         if default is None:
             raise ValueError(f"{_model_label(model)}: give input_size (C, H, W): the model has no registry "
                              "card or spec to take it from")
         return default
-    if isinstance(input_size, str):
-        try:
-            parts = tuple(int(p) for p in input_size.lower().replace("×", "x").split("x"))
-        except ValueError:
-            raise ValueError(f"input size {input_size!r}: expected CxHxW, e.g. 3x224x224, or H") from None
-    elif isinstance(input_size, int):
-        parts = (input_size,)
-    else:
-        parts = tuple(int(p) for p in input_size)
-    chans = default[0] if default else getattr(model, "in_chans", 3)
-    if len(parts) == 1:
-        parts = (chans, parts[0], parts[0])
-    elif len(parts) == 2:
-        parts = (chans, *parts)
-    if len(parts) != 3 or min(parts) < 1:
-        raise ValueError(f"input size {input_size!r}: expected CxHxW with positive sizes")
-    return parts  # type: ignore[return-value]
+    return parse_chw(input_size, channels=default[0] if default else getattr(model, "in_chans", 3))
 
 
 def _default_input_size(model: nn.Module) -> tuple[int, int, int] | None:
@@ -450,18 +435,15 @@ def _published(model: nn.Module) -> dict[str, float]:
             if (v := getattr(card, k)) is not None}
 
 
-def load_model(model: nn.Module | str | Path, *, meta: bool = True) -> nn.Module:
-    """A model from a registry name, a .yaml/.yml table spec, or as given."""
+def load_model(model: nn.Module | str | Path, *, meta: bool = True,
+               input_size: tuple[int, ...] | str | int | None = None) -> nn.Module:
+    """A model from a registry name or a .yaml/.yml table spec (through `cnnzoo.resolve`, so a
+    network sized by its input is built for `input_size`), or as given."""
     if isinstance(model, nn.Module):
         return model
-    text = str(model)
-    if text.lower().endswith((".yaml", ".yml")):
-        from ..netspec import build_from_yaml, build_on_meta
-        return build_on_meta(text) if meta else build_from_yaml(text)
-    from ..registry import create_model, get_entry
-    from .counting import build_on_meta
-    get_entry(text)  # unknown names raise UnknownModelError with the close matches
-    return build_on_meta(text) if meta else create_model(text)
+    from ..resolve import resolve_model
+    resolved = resolve_model(str(model), input_size=input_size)
+    return resolved.build_on_meta() if meta else resolved.build()
 
 
 def render_show(model: nn.Module | str | Path, input_size: tuple[int, int, int] | str | int | None = None,
@@ -478,5 +460,5 @@ def render_show(model: nn.Module | str | Path, input_size: tuple[int, int, int] 
     `dtype`: "float32", "float16", "bfloat16" (memory). `optimizer`: the training-memory state
     ("sgd", "sgd-momentum", "adam", ...).
     """
-    m = load_model(model)
+    m = load_model(model, input_size=input_size)
     return summary(m, input_size, batch=batch, depth=depth, dtype=dtype, optimizer=optimizer).format(fmt)

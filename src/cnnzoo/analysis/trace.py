@@ -20,20 +20,21 @@ whose forward needs real values (data-dependent control flow) is run on its own 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import flop_registry
-from torch.utils.weak import WeakIdKeyDictionary
 
 from ..layers import sparse_conv  # noqa: F401  (registers torch.ops.cnnzoo.sparse_conv2d)
 from ..models.base import ZooModel, split_outputs
+from .torch_internals import TorchDispatchMode, WeakIdKeyDictionary, reparametrized, storage_key, tree_flatten
 
 aten = torch.ops.aten
 
@@ -157,12 +158,11 @@ class _Tracer(TorchDispatchMode):
         if t in self.seen:
             return
         self.seen[t] = True
-        storage = t.untyped_storage()
-        key = storage._cdata
+        key = storage_key(t)
         if key in self.static:
             return
         if key not in self.refs:
-            nbytes = storage.nbytes()
+            nbytes = t.untyped_storage().nbytes()
             self.refs[key], self.bytes[key] = 0, nbytes
             self.live += nbytes
             self.total += nbytes
@@ -178,7 +178,7 @@ class _Tracer(TorchDispatchMode):
 
     def watch_input(self, x: Tensor) -> None:
         """The input is held by the caller for the whole pass: count it, but never as a map."""
-        self.static.add(x.untyped_storage()._cdata)
+        self.static.add(storage_key(x))
         self.fields[x] = Field((1.0, 1.0), (1.0, 1.0), _spatial(x) or (1, 1))
 
     # -- receptive field -------------------------------------------------------------------
@@ -281,7 +281,7 @@ class _Tracer(TorchDispatchMode):
             copies = max(_nbytes(args[0]) + _nbytes(args[1]), _nbytes(outs[0]))
             self.peak_with_workspace = max(self.peak_with_workspace, self.live + copies)
         if outs and any(t.requires_grad for t in in_tensors):
-            keys = [t.untyped_storage()._cdata for t in in_tensors]
+            keys = [storage_key(t) for t in in_tensors]
             params = [k for k in keys if k in self.params]
             maps = [t for t, k in zip(in_tensors, keys, strict=True) if t.requires_grad and k not in self.params]
             # gradients in flight while this operator is differentiated: dL/d(output), dL/d(inputs)
@@ -330,38 +330,21 @@ def run_forward(model: nn.Module, x: Tensor) -> object:
     return model(x)
 
 
-def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtype: torch.dtype = torch.float32,
-          train: bool = False, device: str | torch.device | None = "meta", conv_workspace: bool = False) -> Trace:
-    """Run one forward pass of `batch` zero images of `input_size` (C, H, W) and record it.
+def _pass_state(model: nn.Module, dtype: torch.dtype, train: bool,
+                device: str | torch.device | None) -> tuple[dict[str, Tensor], torch.device, torch.dtype]:
+    """(parameters and buffers to run with, device, dtype): meta stand-ins of `dtype` for a
+    shape-only pass (empty state: the model's own tensors), else the model's device and dtype."""
+    if device is not None and torch.device(device).type == "meta":
+        return _meta_state(model, dtype, train), torch.device("meta"), dtype
+    p = next(model.parameters(), None)
+    run_device = p.device if p is not None else torch.device("cpu")
+    return {}, run_device, (p.dtype if p is not None and p.is_floating_point() else dtype)
 
-    `device="meta"`: shape-only (parameters replaced by meta tensors of `dtype`; the model is not
-    changed). `device=None`: on the model's own device and dtype, with real tensors. `train`:
-    training mode with autograd recording, and the bytes autograd saves for the backward pass
-    are summed (`Trace.saved_bytes`); else eval mode under `torch.no_grad()`. `conv_workspace`:
-    count the copies CPU convolutions make (see `memory.py`) in `peak_with_workspace`.
-    """
-    meta = device is not None and torch.device(device).type == "meta"
-    if meta:
-        state = _meta_state(model, dtype, train)
-        run_device: torch.device = torch.device("meta")
-    else:
-        state = {}
-        p = next(model.parameters(), None)
-        run_device = p.device if p is not None else torch.device("cpu")
-        dtype = p.dtype if p is not None and p.is_floating_point() else dtype
-    tensors = list(state.values()) + list(model.parameters()) + list(model.buffers())
-    static = {t.untyped_storage()._cdata for t in tensors}
-    records: dict[str, ModuleRecord] = {}
-    tracer = _Tracer(static, conv_workspace)
-    tracer.params = {t.untyped_storage()._cdata: _nbytes(t) for t in
-                     (list(state.values()) if meta else list(model.parameters())) if t.requires_grad}
-    saved: dict[int, tuple[int, int]] = {}  # storage -> (bytes, first op that saved it)
 
-    def pack(t: Tensor) -> Tensor:
-        st = t.untyped_storage()
-        if st._cdata not in static:
-            saved.setdefault(st._cdata, (st.nbytes(), tracer.ops))
-        return t
+def _hook_modules(model: nn.Module, records: dict[str, ModuleRecord], tracer: _Tracer) -> list[Any]:
+    """Forward hooks that fill `records` (one per module, in call order) and keep the tracer's
+    module stack; returns the handles to remove."""
+    names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
 
     def pre_hook(mod: nn.Module, args: tuple) -> None:
         name = names[id(mod)]
@@ -381,50 +364,89 @@ def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtyp
                 rec.output_shape = tuple(t.shape)
                 rec.field = tracer.fields.get(t)
 
-    names = {id(m): n for n, m in model.named_modules(remove_duplicate=False)}
     handles = []
     for mod in {id(m): m for m in model.modules()}.values():
         handles.append(mod.register_forward_pre_hook(pre_hook))
         handles.append(mod.register_forward_hook(post_hook))
+    return handles
+
+
+@contextlib.contextmanager
+def _model_kept(model: nn.Module, *, train: bool, real: bool) -> Iterator[None]:
+    """The model in train/eval mode for the block, then as it was; a real training pass
+    updates batch-norm statistics, so the model's own are put back."""
     was_training = model.training
-    # a real training pass updates batch-norm statistics: keep the model's own
-    kept = {k: b.clone() for k, b in model.named_buffers()} if train and not meta else {}
+    kept = {k: b.clone() for k, b in model.named_buffers()} if train and real else {}
     model.train(train)
+    try:
+        yield
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for k, b in model.named_buffers():
+                if k in kept:
+                    b.copy_(kept[k])
+
+
+def _output_field(tracer: _Tracer, feats: Tensor | None, logits: object) -> Field | None:
+    """The receptive field of the last feature map (or of the output, or of the map before the
+    global pooling that made it global)."""
+    if feats is not None and feats in tracer.fields:
+        return tracer.fields[feats]
+    field = tracer.fields.get(logits) if isinstance(logits, Tensor) else None
+    while field is not None and field.is_global and field.before is not None:
+        field = field.before
+    return field
+
+
+def trace(model: nn.Module, input_size: tuple[int, ...], *, batch: int = 1, dtype: torch.dtype = torch.float32,
+          train: bool = False, device: str | torch.device | None = "meta", conv_workspace: bool = False) -> Trace:
+    """Run one forward pass of `batch` zero images of `input_size` (C, H, W) and record it.
+
+    `device="meta"`: shape-only (parameters replaced by meta tensors of `dtype`; the model is not
+    changed). `device=None`: on the model's own device and dtype, with real tensors. `train`:
+    training mode with autograd recording, and the bytes autograd saves for the backward pass
+    are summed (`Trace.saved_bytes`); else eval mode under `torch.no_grad()`. `conv_workspace`:
+    count the copies CPU convolutions make (see `memory.py`) in `peak_with_workspace`.
+    """
+    state, run_device, dtype = _pass_state(model, dtype, train, device)
+    meta = run_device.type == "meta"
+    tensors = list(state.values()) + list(model.parameters()) + list(model.buffers())
+    static = {storage_key(t) for t in tensors}
+    records: dict[str, ModuleRecord] = {}
+    tracer = _Tracer(static, conv_workspace)
+    tracer.params = {storage_key(t): _nbytes(t) for t in
+                     (list(state.values()) if meta else list(model.parameters())) if t.requires_grad}
+    saved: dict[int, tuple[int, int]] = {}  # storage -> (bytes, first op that saved it)
+
+    def pack(t: Tensor) -> Tensor:
+        key = storage_key(t)
+        if key not in static:
+            saved.setdefault(key, (t.untyped_storage().nbytes(), tracer.ops))
+        return t
+
+    handles = _hook_modules(model, records, tracer)
     # Batch norm cannot train on one image (a 1x1 map of one image has one value per channel):
     # a training pass of 1 image runs 2 and halves the maps it finds.
     run_batch = max(batch, 2) if train else batch
     x = torch.zeros(run_batch, *input_size, dtype=dtype, device=run_device)
     feats: Tensor | None = None
     try:
-        with torch.set_grad_enabled(train), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), tracer:
+        with _model_kept(model, train=train, real=not meta), torch.set_grad_enabled(train), \
+                torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), tracer:
             tracer.watch_input(x)
-            static.add(x.untyped_storage()._cdata)
-            if meta:
-                with torch.nn.utils.stateless._reparametrize_module(model, state):
-                    out = run_forward(model, x)
-            else:
+            static.add(storage_key(x))
+            with reparametrized(model, state) if meta else contextlib.nullcontext():
                 out = run_forward(model, x)
             if isinstance(model, ZooModel) and not train:
                 feats, out = out  # type: ignore[misc]
             logits = split_outputs(out)[0]  # type: ignore[arg-type]
-            peak, total, peak_ws = tracer.peak, tracer.total, tracer.peak_with_workspace
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
-        with torch.no_grad():
-            for k, b in model.named_buffers():
-                if k in kept:
-                    b.copy_(kept[k])
-    if feats is not None and feats in tracer.fields:
-        output_field = tracer.fields[feats]
-    else:  # the output's own field, or the map's before the global pooling that made it global
-        output_field = tracer.fields.get(logits) if isinstance(logits, Tensor) else None
-        while output_field is not None and output_field.is_global and output_field.before is not None:
-            output_field = output_field.before
-    return Trace(records=records, flops=tracer.flops, output_field=output_field, peak_live_bytes=peak,
-                 peak_with_workspace=peak_ws, all_maps_bytes=total,
-                 saved_bytes=sum(b for b, _ in saved.values()) * batch // run_batch,
+    return Trace(records=records, flops=tracer.flops, output_field=_output_field(tracer, feats, logits),
+                 peak_live_bytes=tracer.peak, peak_with_workspace=tracer.peak_with_workspace,
+                 all_maps_bytes=tracer.total, saved_bytes=sum(b for b, _ in saved.values()) * batch // run_batch,
                  backward_peak_bytes=_backward_sweep(tracer.grad_ops, tracer.params, list(saved.values()),
                                                      batch / run_batch),
                  device=str(run_device), ops=tracer.ops)

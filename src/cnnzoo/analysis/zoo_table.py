@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..input_size import format_chw
 from ..registry import get_entry, list_models
 from .counting import build_on_meta, count_mult_adds, count_params
 
@@ -79,11 +80,10 @@ def zoo_rows(pattern: str = "*", *, family: str | None = None, mult_adds: bool =
     for name in list_models(pattern, family=family):
         entry = get_entry(name)
         card = entry.card
-        c, h, w = card.input_size
         rows.append({
             "name": name, "family": entry.family, "alias_of": entry.alias_of,
             **counts(name, mult_adds=mult_adds, cache=cache),
-            "input": f"{c}x{h}x{w}", "top1_err": card.top1_err, "top5_err": card.top5_err,
+            "input": format_chw(card.input_size), "top1_err": card.top1_err, "top5_err": card.top5_err,
             "published_params": card.params, "published_mult_adds": card.mult_adds,
             "paper": card.paper.title, "year": card.paper.year, "notes": card.notes,
         })

@@ -16,4 +16,10 @@ COMMANDS: tuple[str, ...] = (
     "show",
     "compare",
     "explain",
+    "report",
+    "experiment",
+    "export",
+    "features",
+    "compress",
+    "bench",
 )

@@ -43,22 +43,12 @@ def finite_float(text: str) -> float:
 def parse_shape(text: str) -> tuple[int, int, int]:
     """'CxHxW' (or 'H' for a square input of the model's channels, returned as (0, H, H)) with
     every size positive and no larger than a real network's input. Raises ValueError."""
-    parts = text.lower().replace("×", "x").replace(" ", "").split("x")
-    try:
-        sizes = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"expected CxHxW (e.g. 3x224x224) or a side H, got {text!r}") from None
-    if len(sizes) == 1:
-        sizes = (0, sizes[0], sizes[0])
-    if len(sizes) != 3:
-        raise ValueError(f"expected CxHxW (e.g. 3x224x224) or a side H, got {text!r}")
-    c, h, w = sizes
-    if min(h, w) < 1 or c < 0 or (c == 0 and len(parts) == 3):
-        raise ValueError(f"every size must be >= 1, got {text!r}")
+    from ..input_size import parse_chw
+    c, h, w = parse_chw(text, channels=0)
     if max(h, w) > MAX_SIDE or c > MAX_CHANNELS:
         raise ValueError(f"{text!r} is larger than any network input (sides <= {MAX_SIDE}, "
                          f"channels <= {MAX_CHANNELS})")
-    return sizes  # type: ignore[return-value]
+    return c, h, w
 
 
 def shape(text: str) -> str:

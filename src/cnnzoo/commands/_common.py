@@ -7,7 +7,7 @@ from typing import Any
 
 def print_summary(split: str, m: Any, stream: Any) -> None:
     top5 = f"  top-5 {m.top5:.4f}" if m.top5 is not None else ""
-    print(f"\n{split}: top-1 {m.top1:.4f}{top5}  macro-F1 {m.macro_f1:.4f}  loss {m.loss:.4f}  "
+    print(f"\n{split}: top-1 {m.top1:.4f}{top5}  macro-F1 {m.macro_f1:.4f}  micro-F1 {m.micro_f1:.4f}  loss {m.loss:.4f}  "
           f"({m.count} images)", file=stream)
     print(m.per_class_table(), file=stream)
 
@@ -19,3 +19,13 @@ def add_model_source_arguments(p: Any, *, what: str = "the model") -> None:
     p.add_argument("--pretrained", metavar="WEIGHTS",
                    help="with a model name: published weights to load (as `train --pretrained`)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+
+
+def add_backend_arguments(p: Any, *, batch_size: int = 32, workers: bool = True) -> None:
+    """`--backend`, `--batch-size` (and `--workers`): how `predict`/`eval` run the model (speed/)."""
+    p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
+                   help="how the model runs (default auto: channels-last, checked against eager)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"images per batch (default {batch_size})")
+    if workers:
+        p.add_argument("--workers", type=int, metavar="N",
+                       help="processes decoding files (default: 0 for < 32 files, else up to 4)")

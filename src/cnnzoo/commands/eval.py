@@ -22,25 +22,22 @@ def run(args: argparse.Namespace) -> int:
     from ..train.report import plot_confusion
     device = pick_device(args.device)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
-    cfg = loaded.meta.get("config", {})
-    data_name = args.data or cfg.get("data") or loaded.meta.get("data", {}).get("name")
-    if data_name is None:
-        raise ConfigError("the checkpoint does not say which data it was trained on: pass --data")
-    data = load_data(data_name, size=loaded.pipeline.out_size[0], seed=cfg.get("seed", 0),
-                     data_dir=args.data_dir or cfg.get("data_dir", "data"), download=cfg.get("download", True),
-                     val_fraction=cfg.get("val_fraction", 0.1), test_fraction=cfg.get("test_fraction", 0.2),
-                     strict=args.strict)
+    data_cfg = loaded.meta.data_config(data=args.data, data_dir=args.data_dir, strict=args.strict)
+    data_name = data_cfg.data
+    data = load_data(data_cfg, size=loaded.pipeline.out_size[0])
     if data.classes != loaded.classes:  # a pretrained model on a subset of its classes, by name
         loaded = restrict_to_classes(loaded, data.classes, data_name=data_name)
     split = {"train": data.train, "val": data.val, "test": data.test}[args.split]
     if split is None:
         raise ConfigError(f"{data_name} has no {args.split} split")
     source = BatchSource(split, batch_size=args.batch_size, device=device, shuffle=False)
-    metrics = evaluate(loaded.model, source, loaded.pipeline, loaded.classes, tta=args.tta)
+    from ..speed.fast_predict import model_for_batches
+    model = model_for_batches(loaded, next(iter(source.batches()))[0], args.backend, batch_size=args.batch_size)
+    metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
     run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
     png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
     try:
-        plot_confusion(metrics.confusion, loaded.classes, png, title=f"{loaded.meta.get('model')} on "
+        plot_confusion(metrics.confusion, loaded.classes, png, title=f"{loaded.meta.model} on "
                        f"{Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
     except OSError as e:  # a read-only run folder: the metrics still count
         if args.confusion:
@@ -67,6 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
     p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=256)
+    p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
+                   help="how the model runs (default auto: channels-last, checked against eager)")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

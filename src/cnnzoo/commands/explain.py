@@ -127,7 +127,7 @@ def run_classviz(args: argparse.Namespace, loaded: Any, device: Any) -> int:
 
 # -- gradcam ---------------------------------------------------------------------------------
 def run_gradcam(args: argparse.Namespace, loaded: Any, device: Any) -> int:
-    from ..interpret.gradcam import explain_cam, mass_in_box, peak
+    from ..interpret.gradcam import box_mask, explain_cam, mass_in_box, peak
     from ..interpret.inputs import load_files, resolve_class, to_pictures
     from ..interpret.plotting import plot_cam
     from ..train.inference import expand_inputs
@@ -137,6 +137,7 @@ def run_gradcam(args: argparse.Namespace, loaded: Any, device: Any) -> int:
     res = explain_cam(loaded.model, x, target, args.layer, method=args.method)
     pictures, peaks = to_pictures(loaded, x).cpu(), peak(res.heat).tolist()
     mass = mass_in_box(res.heat, args.box).tolist() if args.box else None
+    area = float(box_mask(tuple(res.heat.shape[-2:]), args.box).float().mean()) if args.box else None
     h, w = res.heat.shape[-2:]
     entries, paths = [], []
     for i, f in enumerate(files):
@@ -144,17 +145,19 @@ def run_gradcam(args: argparse.Namespace, loaded: Any, device: Any) -> int:
         name = loaded.classes[k]
         p = float(res.probabilities[i, k])
         title = f"{f.name}: {args.method} for {name!r} (p = {p:.3f}), layer {res.layer}"
-        png = plot_cam(pictures[i], res.heat[i].cpu(), args.out / f"{args.method.replace('+', 'pp')}_{_slug(f.stem)}.png",
-                       title=title, box=args.box, peak=tuple(peaks[i]))
+        stem = f"{args.method.replace('+', 'pp')}_{_slug(f.stem)}_{_slug(name)}"
+        png = plot_cam(pictures[i], res.heat[i].cpu(), args.out / f"{stem}.png", title=title,
+                       boxes=args.box or (), peak=tuple(peaks[i]))
         paths.append(png)
         entry = {"file": str(f), "class": name, "index": k, "probability": p, "layer": res.layer, "png": str(png),
                  "peak_xy": peaks[i], "peak_fraction": [peaks[i][0] / w, peaks[i][1] / h]}
         if mass is not None:
-            entry["box"], entry["mass_in_box"] = list(args.box), mass[i]
+            entry["boxes"], entry["mass_in_boxes"], entry["area_of_boxes"] = [list(b) for b in args.box], mass[i], area
         entries.append(entry)
     js = _write_json(args.out, "gradcam.json", {"model": _title(args), "method": args.method, "images": entries})
-    if args.json:
-        print(json.dumps(entries, indent=2))
+    if args.json:  # lists of numbers on one line
+        print(re.sub(r"\[\s+([-+0-9.e,\s]+?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]",
+                     json.dumps(entries, indent=2)))
         return 0
     return _finish([*paths, js])
 
@@ -170,8 +173,10 @@ def run_stats(args: argparse.Namespace, loaded: Any, device: Any) -> int:
     for source, model in [(args.source, loaded), *((s, open_model(s, device=device)) for s in args.others)]:
         x, y = next(iter(data_batches(model, args.data, data_dir=args.data_dir, limit=args.batch_size,
                                       batch_size=args.batch_size, device=device, seed=args.seed)))
-        series[_title(args) if source == args.source else source] = layer_statistics(model.model, x, y, gradients=gradients)
-    what = "response std and weight-gradient norm" if gradients else "response mean and std"
+        series[_title(args) if source == args.source else source] = layer_statistics(
+            model.model, x, y, gradients=gradients, batch_stats=args.batch_stats)
+    what = "response std and weight-gradient norm" if gradients else "response std"
+    what += " (batch norm on batch statistics)" if args.batch_stats else ""
     png = plot_layer_stats(series, args.out / f"{args.method}.png", gradients=gradients,
                            title=f"{what} per layer, one batch of {args.batch_size} {args.data} images")
     csv = args.out / f"{args.method}.csv"
@@ -277,8 +282,9 @@ def _gradcam_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--layer", help="module path or feature_info index (default: the last stage with a spatial map)")
     m.add_argument("--class", dest="target", metavar="C", help="class name or index (default: each image's prediction)")
     m.add_argument("--method", choices=("gradcam", "gradcam++"), default="gradcam")
-    m.add_argument("--box", type=_box, metavar="X0,Y0,X1,Y1",
-                   help="report the heat map's mass inside this box (fractions of width and height)")
+    m.add_argument("--box", type=_box, action="append", metavar="X0,Y0,X1,Y1",
+                   help="report the heat map's mass inside this box (fractions of width and height); "
+                        "repeated: inside the union of the boxes")
     m.add_argument("--json", action="store_true", help="print the per-image results as JSON")
 
 
@@ -286,6 +292,8 @@ def _stats_options(m: argparse.ArgumentParser) -> None:
     _data_options(m, batch=64)
     m.add_argument("--with", dest="others", action="append", default=[], metavar="RUN|MODEL",
                    help="another model drawn in the same plots (e.g. plain20 beside resnet20)")
+    m.add_argument("--batch-stats", action="store_true",
+                   help="training-mode forward pass: batch norm on the batch's statistics (untrained networks)")
 
 
 ADD_OPTIONS = {"filters": _filters_options, "patches": _patches_options, "classviz": _classviz_options,

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<24} {r['family']:<16} {r['params']:>13,} {madds:>10}  {r['input']:<10} {err:>9}  "
               f"{r['paper']} ({r['year']})")
     print(f"\n{len(rows)} models; mult-adds: one multiply-add = one operation (FLOPs = 2 x mult-adds), "
-          f"one image at the input size shown")
+          f"one image at the input size shown; params: all, with training-only auxiliary classifiers")
     return 0
 
 

@@ -8,16 +8,18 @@ import warnings
 
 from ..errors import CnnzooError, DataError
 from ._argtypes import at_least
-from ._common import add_model_source_arguments
+from ._common import add_backend_arguments, add_model_source_arguments
 
 
 def run(args: argparse.Namespace) -> int:
     from ..train.device import pick_device
-    from ..train.inference import expand_inputs, open_model, predict_files
+    from ..speed.fast_predict import predict_fast
+    from ..train.inference import expand_inputs, open_model
     device = pick_device(args.device)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     files = expand_inputs(args.inputs)
-    results, bad = predict_files(loaded, files, top_k=args.top_k, tta=args.tta, device=device)
+    results, bad = predict_fast(loaded, files, top_k=args.top_k, tta=args.tta, device=device, backend=args.backend,
+                                batch_size=args.batch_size, workers=args.workers)
     if bad and not results:
         shown = "; ".join(f"{p.name}: {r}" for p, r in bad[:3]) + ("; ..." if len(bad) > 3 else "")
         raise DataError(f"none of the {len(bad)} inputs is a usable image ({shown})")
@@ -47,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    add_backend_arguments(p)
     p.add_argument("--csv", metavar="FILE.csv", help="also write Kaggle's submission format: Id,Expected "
                    "(file name, top-1 class name)")
     p.set_defaults(func=run)

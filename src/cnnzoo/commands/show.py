@@ -9,6 +9,10 @@ from ._argtypes import at_least, shape
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis.summary import render_show
+    from ..registry import is_table_path
+    if is_table_path(args.model):  # 1-D and 3-D tables: a clear error (the table is for C x H x W maps)
+        from ..netspec import spec_input_size
+        spec_input_size(args.model)
     print(render_show(args.model, args.input, batch=args.batch, depth=args.depth, fmt=args.format,
                       dtype=args.dtype, optimizer=args.optimizer), end="")
     return 0

@@ -16,6 +16,11 @@ def run(args: argparse.Namespace) -> int:
     from ..train.config import TrainConfig
     from ..train.trainer import Trainer
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    if args.help_recipe:
+        from ..train.recipes import RECIPES, load_recipe
+        names = [given["recipe"]] if given.get("recipe") else list(RECIPES)
+        print("\n\n".join(load_recipe(n).describe() for n in names))
+        return 0
     stream = sys.stderr if args.json else sys.stdout
     if args.resume:
         if args.config:
@@ -25,11 +30,15 @@ def run(args: argparse.Namespace) -> int:
                                  argv=args.argv, stream=stream)
     else:
         yaml_values = load_yaml_mapping(args.config) if args.config else {}
-        cfg = merge(TrainConfig, yaml_values, given, source=args.config or "config")
+        from ..train.recipes import with_recipe
+        cfg = merge(TrainConfig, with_recipe(yaml_values, given), given, source=args.config or "config")
         trainer = Trainer(cfg, argv=args.argv, stream=stream)
     result = trainer.run()
     if not trainer.dist.is_main:
         return 0
+    if args.report:  # the run's HTML report (cnnzoo report RUN)
+        from ..report.run import write_run_report
+        print(f"report: {write_run_report(result.run_dir, device=trainer.cfg.device)}", file=stream)
     test = result.test
     if args.json:
         print(json.dumps({**test.headline(), "best_epoch": result.best_epoch, "epochs": result.epochs_run,
@@ -51,5 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of options (flags given here override it)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--json", action="store_true", help="print the final test metrics as one JSON object on stdout")
+    p.add_argument("--report", action="store_true", help="write the run's HTML report (report.html) at the end")
+    p.add_argument("--help-recipe", action="store_true",
+                   help="print the values of --recipe NAME (or of every recipe) with the paper's sections, and exit")
     add_arguments(p, TrainConfig)
     p.set_defaults(func=run)

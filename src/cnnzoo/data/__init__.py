@@ -17,7 +17,8 @@ import torch
 from ..errors import DataError
 from .builtin import BUILTIN
 from .config import DataConfig
-from .folder import SPLIT_NAMES, StreamSplit, decode_files, scan_folder
+from .cache import cached_decode
+from .folder import SPLIT_NAMES, StreamSplit, scan_folder
 from .splits import TensorSplit, stratified_split
 
 Split = TensorSplit | StreamSplit
@@ -110,7 +111,7 @@ def _load_folder(root: Path, *, size: int, seed: int, val_fraction: float, test_
     stored = round(size / eval_crop)
     items = [it for split in layout.files.values() for it in split]
     in_memory = len(items) * 3 * stored * stored <= memory_budget
-    decoded = decode_files([p for p, _ in items], size=stored, crop_ratio=1.0, keep=in_memory)
+    decoded = cached_decode([p for p, _ in items], size=stored, crop_ratio=1.0, keep=in_memory)  # data/cache.py
     if decoded.skipped:
         listing = "\n".join(f"  {p}: {reason}" for p, reason in decoded.skipped)
         message = f"{len(decoded.skipped)} of {len(items)} files in {root} cannot be used:\n{listing}"

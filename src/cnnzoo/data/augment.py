@@ -14,6 +14,10 @@ Presets (`--augment`):
   where the data set allows it (CIFAR's standard augmentation, He et al. 2015 §4.2);
 - `resized-crop`: random crop of 35-100% of the area, aspect 3/4-4/3, + flip (Inception-style,
   for photos);
+- `pca-crop-flip`: AlexNet §4.1: fixed-size random crops ((224/256)^2 of the area), flips, and
+  the PCA colour augmentation (`pca_lighting`);
+- `scale-jitter`: VGG §3.1: crops of (224/S)^2 of the area for S in [256, 512] (random rescaling
+  of the training image), flips, PCA colour;
 - `auto`: the data set's default (digits/MNIST: affine; Fashion-MNIST/CIFAR: crop-flip;
   image folders: resized-crop).
 Flips are applied only when the data set says mirrored samples keep their class.
@@ -32,8 +36,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Preset = Literal["auto", "none", "affine", "crop-flip", "resized-crop"]
-PRESETS = ("auto", "none", "affine", "crop-flip", "resized-crop")
+Preset = Literal["auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter"]
+PRESETS = ("auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter")
+# AlexNet §4.1: the principal components of ImageNet's RGB pixel values (pixels in [0, 1]), as
+# published with fb.resnet.torch's reimplementation of the augmentation
+PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
+PCA_EIGVEC = ((-0.5675, 0.7192, 0.4009), (-0.5808, -0.0045, -0.8140), (-0.5836, -0.6948, 0.4203))
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -48,6 +56,7 @@ class Augment:
     area: tuple[float, float] = (1.0, 1.0)  # random-resized-crop area fraction
     aspect: tuple[float, float] = (1.0, 1.0)
     hflip: bool = False
+    pca_lighting: float = 0.0  # AlexNet's colour augmentation: std of the alphas (§4.1: 0.1)
 
 
 AUGMENTS: dict[str, Augment | None] = {
@@ -55,6 +64,10 @@ AUGMENTS: dict[str, Augment | None] = {
     "affine": Augment(rotate_deg=10.0, scale=(0.9, 1.1), shift=0.1),
     "crop-flip": Augment(shift=0.125, integer_shift=True, hflip=True),
     "resized-crop": Augment(area=(0.35, 1.0), aspect=(3 / 4, 4 / 3), hflip=True),
+    # AlexNet §4.1: 224x224 patches of the 256x256 image ((224/256)^2 of the area) + flips + PCA colour
+    "pca-crop-flip": Augment(area=(0.766, 0.766), hflip=True, pca_lighting=0.1),
+    # VGG §3.1 scale jittering: rescale to S in [256, 512], crop 224 (an area of (224/S)^2), flips, colour
+    "scale-jitter": Augment(area=(0.19, 0.766), hflip=True, pca_lighting=0.1),
 }
 
 
@@ -92,7 +105,10 @@ class BatchPipeline:
         if self.augment is None:
             return self._finish(self._resize(x, self.eval_crop))
         theta = self._random_theta(len(x), x, generator)
-        return self._finish(self._sample(x, theta))
+        x = self._sample(x, theta)
+        if self.augment.pca_lighting and x.shape[1] == 3:
+            x = pca_lighting(x, self.augment.pca_lighting, generator)
+        return self._finish(x)
 
     def eval(self, x: Tensor) -> Tensor:
         return self._finish(self._resize(self._to_float(x), self.eval_crop))
@@ -170,6 +186,18 @@ class BatchPipeline:
         theta = torch.stack([torch.stack([cos * cw * flip, -sin * ch, shift_x], 1),
                              torch.stack([sin * cw * flip, cos * ch, shift_y], 1)], 1)
         return theta.to(device=like.device, dtype=like.dtype)
+
+
+def pca_lighting(x: Tensor, std: float, generator: torch.Generator) -> Tensor:
+    """AlexNet §4.1: add [p1 p2 p3] [a1 l1, a2 l2, a3 l3]^T to every RGB pixel of an image, where
+    p_i, l_i are the eigenvectors and eigenvalues of the RGB covariance and a_i ~ N(0, std), drawn
+    once per image. (N, 3, H, W) in [0, 1] -> the same, shifted."""
+    n = len(x)
+    alpha = torch.randn(n, 3, generator=generator, device=generator.device).to(x.device, x.dtype) * std
+    vec = torch.tensor(PCA_EIGVEC, device=x.device, dtype=x.dtype)  # rows: R, G, B; columns: components
+    val = torch.tensor(PCA_EIGVAL, device=x.device, dtype=x.dtype)
+    shift = (alpha * val) @ vec.T  # (N, 3)
+    return x + shift.view(n, 3, 1, 1)
 
 
 def affine_grid(theta: Tensor, size: tuple[int, int]) -> Tensor:

@@ -9,7 +9,7 @@ evaluation orders are not padded, so that metrics summed over ranks are exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -53,6 +53,7 @@ class BatchSource:
         self.split, self.batch_size, self.device = split, batch_size, device
         self.shuffle, self.seed, self.rank, self.world, self.training = shuffle, seed, rank, world, training
         self._on_device: TensorSplit | None = None
+        self.order_fn: Callable[[int], Tensor] | None = None  # epoch -> this rank's indices (balanced sampling)
         self._loader: DataLoader | None = None
         self._sampler = _FixedOrder()
         if isinstance(split, StreamSplit):
@@ -70,8 +71,9 @@ class BatchSource:
         return -(-n // self.world) if self.training else len(range(self.rank, n, self.world))
 
     def batches(self, epoch: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        order = epoch_order(len(self.split), shuffle=self.shuffle, seed=self.seed, epoch=epoch,
-                            rank=self.rank, world=self.world, pad=self.training)
+        order = self.order_fn(epoch) if self.order_fn is not None else epoch_order(
+            len(self.split), shuffle=self.shuffle, seed=self.seed, epoch=epoch, rank=self.rank, world=self.world,
+            pad=self.training)
         if self.training and len(order) % self.batch_size == 1 and len(order) > 1:
             order = order[:-1]  # a batch of one would break batch-norm in training mode
         if self._loader is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import time
@@ -139,10 +138,6 @@ class ExperimentFolder:
         result = trainer.run()
         self.log(f"  {cfg.name}: test error {1 - result.test.top1:.4f} ({time.perf_counter() - start:.0f} s)")
         return read_run(run_dir)
-
-
-def settings_fields(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

@@ -71,12 +71,15 @@ def _title(s: DegradationSettings) -> str:
 
 def plot_degradation(runs: dict[tuple[str, int], RunRecord], path: Path, *, title: str) -> None:
     """Two panels (plain, ResNet): training error thin dashed, validation error bold, per depth."""
+    from matplotlib.ticker import MaxNLocator
     fig = figure(11, 4.2)
     depths = sorted({d for _, d in runs})
     colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
     axes = [fig.add_subplot(1, 2, k + 1) for k in range(2)]
     for ax, kind in zip(axes, KINDS, strict=True):
         for color, depth in zip(colors, depths, strict=False):
+            if (kind, depth) not in runs:  # (a figure of the runs finished so far)
+                continue
             hist = runs[kind, depth].history
             epochs = [r["epoch"] for r in hist]
             label = f"{kind}-{depth}"
@@ -86,6 +89,7 @@ def plot_degradation(runs: dict[tuple[str, int], RunRecord], path: Path, *, titl
                     label=f"{label} validation")
         ax.set_title("plain networks" if kind == "plain" else "ResNets (identity shortcuts)")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("error (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -185,6 +185,8 @@ def _by(rows: list[dict[str, Any]], network: str, test: str) -> list[dict[str, A
 def plot_lesion(rows: list[dict[str, Any]], path: Path) -> None:
     """Three panels: single deletions per block, k random deletions (mean +- std), swaps vs tau."""
     import statistics
+
+    from matplotlib.ticker import MaxNLocator
     networks = list(dict.fromkeys(r["network"] for r in rows))
     fig = figure(15, 4.4)
     ax1, ax2, ax3 = (fig.add_subplot(1, 3, k) for k in (1, 2, 3))
@@ -208,9 +210,15 @@ def plot_lesion(rows: list[dict[str, Any]], path: Path) -> None:
     ax2.set(title="deleting k random blocks (mean ± std)", xlabel="blocks deleted", ylabel="test error (%)")
     ax3.set(title="swapping same-shape blocks", xlabel="Kendall's tau to the original order", ylabel="test error (%)")
     ax3.invert_xaxis()
+    if not any(r["test"] == "swap" for r in rows):
+        ax3.text(0.5, 0.5, "no two same-shape blocks in a stage\n(one block per stage): nothing to swap",
+                 ha="center", va="center", transform=ax3.transAxes)
     for ax in (ax1, ax2, ax3):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     fig.savefig(path)
 

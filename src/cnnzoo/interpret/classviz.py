@@ -90,7 +90,7 @@ class _Picture(nn.Module):
         if self.param == "pixel":
             return torch.sigmoid(self.p)
         spectrum = torch.view_as_complex(self.p) * self.scale
-        x = torch.fft.irfftn(spectrum, s=(h, w), norm="ortho")  # (1, C, H, W)
+        x = torch.fft.irfftn(spectrum, s=(h, w), norm="ortho") / 4.0  # (1, C, H, W); lucent's scale
         if self.decorrelate:
             x = torch.einsum("ij,njhw->nihw", _COLOR_SQRT_COV.to(x) / _COLOR_SQRT_COV.norm(dim=0).max(), x)
         return torch.sigmoid(x)

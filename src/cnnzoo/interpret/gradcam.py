@@ -94,12 +94,23 @@ def peak(heat: Tensor) -> Tensor:
     return torch.stack([i % w, i // w], 1)
 
 
-def mass_in_box(heat: Tensor, box: tuple[float, float, float, float]) -> Tensor:
-    """(N,) share of each map's total inside `box` = (x0, y0, x1, y1), fractions of width and
-    height (0..1, x1/y1 exclusive)."""
-    h, w = heat.shape[-2:]
-    x0, y0, x1, y1 = box
-    cols = slice(round(x0 * w), round(x1 * w))
-    rows = slice(round(y0 * h), round(y1 * h))
+Box = tuple[float, float, float, float]
+
+
+def box_mask(shape: tuple[int, int], boxes: Sequence[Box]) -> Tensor:
+    """(H, W) bool mask of the union of `boxes` = (x0, y0, x1, y1), fractions of width and
+    height (0..1, x1 / y1 exclusive)."""
+    h, w = shape
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    for x0, y0, x1, y1 in boxes:
+        mask[round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)] = True
+    return mask
+
+
+def mass_in_box(heat: Tensor, box: Box | Sequence[Box]) -> Tensor:
+    """(N,) share of each map's total inside `box` (x0, y0, x1, y1 as fractions), or inside
+    the union of several boxes."""
+    boxes = [box] if isinstance(box[0], float | int) else list(box)  # type: ignore[list-item]
+    mask = box_mask((heat.shape[-2], heat.shape[-1]), boxes).to(heat.device)  # type: ignore[arg-type]
     total = heat.flatten(1).sum(1).clamp_min(1e-12)
-    return heat[:, rows, cols].flatten(1).sum(1) / total
+    return (heat * mask).flatten(1).sum(1) / total

@@ -35,7 +35,8 @@ class TopPatches:
     map_size: tuple[int, int]
 
 
-def field_geometry(model: nn.Module, layer: str, input_size: tuple[int, int, int]) -> tuple[tuple[int, int], tuple[float, float]]:
+def field_geometry(model: nn.Module, layer: str,
+                   input_size: tuple[int, int, int]) -> tuple[tuple[int, int], tuple[float, float]]:
     """((field H, W), (jump H, W)) of `layer`'s map."""
     rf = receptive_field(model, input_size).layers.get(layer)
     if rf is None or rf.is_global:

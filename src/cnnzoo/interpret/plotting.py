@@ -26,9 +26,9 @@ def _plt() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, *, dpi: int = DPI) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path
 
@@ -123,20 +123,22 @@ def plot_images(images: Sequence[Tensor], labels: Sequence[str], path: Path, *, 
     """A grid of images, each with its label above it."""
     plt = _plt()
     rows, cols = _grid_shape(len(images), cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.4, rows * 2.5 + 0.4), squeeze=False)
+    side = max(2.4, min(4.0, 6.5 / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * side, rows * (side + 0.4) + 0.6), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < len(images):
             _show(ax, images[k])
-            ax.set_title(labels[k], fontsize=8)
+            ax.set_title(labels[k], fontsize=9)
         else:
             ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small
 
 
 def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
-             box: tuple[float, float, float, float] | None = None, peak: tuple[int, int] | None = None) -> Path:
-    """The image and the heat map over it (jet, alpha 0.5) with a colour bar; the optional box
+             boxes: Sequence[tuple[float, float, float, float]] = (), peak: tuple[int, int] | None = None) -> Path:
+    """The image and the heat map over it (jet, alpha 0.5) with a colour bar; the optional boxes
     (fractions) and peak (pixels) are drawn on the overlay."""
     plt = _plt()
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.2, 4.0))
@@ -148,15 +150,16 @@ def plot_cam(image: Tensor, heat: Tensor, path: Path, *, title: str,
     right.set_xticks([])
     right.set_yticks([])
     h, w = heat.shape[-2:]
-    if box is not None:
-        from matplotlib.patches import Rectangle
-        x0, y0, x1, y1 = box
+    from matplotlib.patches import Rectangle
+    for x0, y0, x1, y1 in boxes:
         right.add_patch(Rectangle((x0 * w - 0.5, y0 * h - 0.5), (x1 - x0) * w, (y1 - y0) * h, fill=False,
                                   edgecolor="white", linewidth=1.5, linestyle="--"))
     if peak is not None:
         right.plot([peak[0]], [peak[1]], marker="+", color="white", markersize=14, mew=2)
     right.set_title("Grad-CAM (+ = peak)", fontsize=9)
-    fig.colorbar(im, ax=right, fraction=0.046, pad=0.04, label="relative evidence for the class")
+    from matplotlib.cm import ScalarMappable
+    solid = ScalarMappable(norm=im.norm, cmap=im.cmap)  # the bar without the overlay's transparency
+    fig.colorbar(solid, ax=right, fraction=0.046, pad=0.04, label="relative evidence for the class")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
@@ -168,13 +171,13 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
     fig, axes = plt.subplots(panels, 1, figsize=(7.5, 2.6 * panels + 0.4), squeeze=False)
     for label, rows in series.items():
         std = [r.std for r in rows]
-        axes[0, 0].plot(range(1, len(std) + 1), std, marker=".", label=label)
-        axes[1, 0].plot(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
+        axes[0, 0].semilogy(range(1, len(std) + 1), std, marker=".", label=label)
+        axes[1, 0].semilogy(range(1, len(std) + 1), sorted(std, reverse=True), marker=".", label=label)
         if gradients:
             g = [(r.index + 1, r.grad_norm) for r in rows if r.grad_norm is not None]
             axes[2, 0].semilogy([i for i, _ in g], [v for _, v in g], marker=".", label=label)
-    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response")
-    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response")
+    axes[0, 0].set(xlabel="layer index (forward order)", ylabel="std of response (log)")
+    axes[1, 0].set(xlabel="layer index (sorted by magnitude)", ylabel="std of response (log)")
     if gradients:
         axes[2, 0].set(xlabel="layer index (forward order)", ylabel="||dL/dW|| (log scale)")
     from matplotlib.ticker import MaxNLocator
@@ -184,4 +187,4 @@ def plot_layer_stats(series: dict[str, Sequence[Any]], path: Path, *, title: str
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, dpi=90)  # noisy pictures: keep the file small

@@ -9,8 +9,9 @@ calls them:
   paper's "after BN, before nonlinearity"), else at the layer's own output;
 - `grad_norm`: ||dL/dW||_2 of the layer's weight for the cross-entropy L of the batch (against
   the labels when given, else against the model's own predictions), `weight_norm`: ||W||_2.
-The model is used in the mode it is in (eval, as `open_model` gives it); parameters get no
-`.grad` (gradients are taken with `torch.autograd.grad`).
+The model is used in the mode it is in (eval, as `open_model` gives it), or with
+`batch_stats=True` in training mode (batch norm on the batch's statistics; running statistics
+restored after); parameters get no `.grad` (gradients are taken with `torch.autograd.grad`).
 """
 
 from __future__ import annotations
@@ -88,8 +89,25 @@ def _describe(name: str, out: Tensor) -> tuple[str, tuple[int, ...], float, floa
 
 
 def layer_statistics(model: nn.Module, x: Tensor, y: Tensor | None = None, *,
-                     gradients: bool = True) -> list[LayerStat]:
-    """One `LayerStat` per convolution / linear layer for the batch `x` (labels `y`)."""
+                     gradients: bool = True, batch_stats: bool = False) -> list[LayerStat]:
+    """One `LayerStat` per convolution / linear layer for the batch `x` (labels `y`).
+
+    `batch_stats`: run the training-mode forward pass (batch norm with the batch's statistics,
+    as in training; dropout active), then restore the mode and the running statistics. An
+    untrained network in eval mode has identity batch norms, which is not how it trains."""
+    if not batch_stats:
+        return _statistics(model, x, y, gradients=gradients)
+    buffers = {k: v.clone() for k, v in model.state_dict().items() if k in dict(model.named_buffers())}
+    training = model.training
+    model.train()
+    try:
+        return _statistics(model, x, y, gradients=gradients)
+    finally:
+        model.train(training)
+        model.load_state_dict(buffers, strict=False)
+
+
+def _statistics(model: nn.Module, x: Tensor, y: Tensor | None, *, gradients: bool) -> list[LayerStat]:
     layers = weighted_layers(model)
     if not layers:
         raise LayerError(f"{model_label(model)} has no convolution or linear layer")

@@ -7,7 +7,8 @@ branch, before the addition; for Inception modules: on the module's output) with
 
     se_model = add_squeeze_excite(create_model("googlenet"), reduction=16)
 
-fills every slot with a `SqueezeExcite(channels, reduction)`; families also take
+fills every slot with a `SqueezeExcite(channels, reduction)` (and, in a family without slots, puts
+one after every stage of `feature_info`: `StageExcite`); families also take
 `se_reduction=16` in their constructors to build SE variants directly (SE-ResNet-50, ...).
 """
 
@@ -56,13 +57,39 @@ def attention(channels: int, se_reduction: int | None) -> nn.Module:
     return AttentionSlot(channels) if se_reduction is None else SqueezeExcite(channels, se_reduction)
 
 
+class StageExcite(SqueezeExcite):
+    """An SE block applied to the output of a stage (a module named in `feature_info`) through a
+    forward hook, for families whose blocks have no `AttentionSlot` (LeNet-5, AlexNet, VGG, ...):
+    the stage's own parameters keep their names, the SE blocks live in `model.stage_se`."""
+
+    def hook(self, _module: nn.Module, _inputs: object, out: Tensor) -> Tensor:
+        return self(out)
+
+
 def add_squeeze_excite(model: nn.Module, reduction: int = 16) -> nn.Module:
-    """Fill every `AttentionSlot` of `model` with a new SqueezeExcite block (in place)."""
+    """Add squeeze-and-excitation blocks to `model` (in place) and return it.
+
+    Where the family marks SE positions, every `AttentionSlot` becomes a `SqueezeExcite` (the SE
+    paper's places). Otherwise an SE block follows every stage of the model's `feature_info`
+    (the stage's output map is recalibrated before the next stage sees it), as `StageExcite`
+    modules in `model.stage_se`. ValueError for a model with neither.
+    """
+    if reduction < 1:
+        raise ValueError(f"SE reduction must be >= 1, got {reduction}")
     slots = [(name, m) for name, m in model.named_modules() if isinstance(m, AttentionSlot)]
-    if not slots:
-        raise ValueError(f"{type(model).__name__} has no AttentionSlot: its family does not mark SE positions")
-    for name, slot in slots:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, SqueezeExcite(slot.channels, reduction))
+    if slots:
+        for name, slot in slots:
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, SqueezeExcite(slot.channels, reduction))
+        return model
+    stages = {info.module: info.num_chs for info in getattr(model, "feature_info", ())}
+    if not stages:
+        raise ValueError(f"{type(model).__name__} has neither AttentionSlots nor feature_info: nowhere to put SE blocks")
+    blocks = nn.ModuleDict()
+    for name, channels in stages.items():
+        se = StageExcite(channels, reduction)
+        blocks[name.replace(".", "_")] = se
+        model.get_submodule(name).register_forward_hook(se.hook)
+    model.stage_se = blocks  # registered as a submodule: moved, saved and trained with the model
     return model

@@ -84,5 +84,18 @@ def full_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """A valid, stride-1 convolution; a matrix product when the kernel covers the whole input."""
     if x.shape[-2:] != weight.shape[-2:]:
         return nn.functional.conv2d(x, weight, bias)
-    out = nn.functional.linear(x.reshape(len(x), -1), weight.reshape(len(weight), -1), bias)  # (N, out)
-    return out.view(len(x), len(weight), 1, 1)
+    # flatten(1) and [..., None, None] keep the batch axis symbolic in traced graphs (ONNX export)
+    out = nn.functional.linear(x.flatten(1), weight.flatten(1), bias)  # (N, out)
+    return out[:, :, None, None]
+
+
+def conv_block(in_chs: int, out_chs: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
+               groups: int = 1, batch_norm: bool = False) -> nn.Sequential:
+    """Conv2d (with its bias, as the pre-BN papers and torchvision have it) -> [BatchNorm2d] -> ReLU,
+    as `conv`, `bn`, `act` (the names of `layers.conv.ConvNormAct`, which drops the bias under BN)."""
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        conv=nn.Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=padding, groups=groups))
+    if batch_norm:
+        layers["bn"] = nn.BatchNorm2d(out_chs)
+    layers["act"] = nn.ReLU(inplace=True)
+    return nn.Sequential(layers)

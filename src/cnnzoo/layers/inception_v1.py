@@ -98,6 +98,8 @@ class InceptionAux(nn.Module):
 
     grid = 4  # the paper's 4x4x128 map before the FC
 
+    is_aux_head = True  # training-only: `count_params(include_aux=False)` leaves it out
+
     def __init__(self, in_chs: int, num_classes: int, *, pool: AuxPool = "paper", norm: bool = False,
                  eps: float = 1e-5, drop_rate: float = 0.7) -> None:
         super().__init__()

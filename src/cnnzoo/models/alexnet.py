@@ -21,14 +21,15 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..registry import register_model
-from .base import FeatureInfo, ZooModel, check_common_args
+from .base import FeatureInfo, check_common_args
 from .card import IMAGENET_MEAN, ModelCard, Paper, Weights
+from ..layers.conv import conv_block  # noqa: F401  (re-exported: models.alexnet.conv_block)
+from ..layers.fc_head import FCHeadNet, fc_layers  # noqa: F401  (re-exported)
+from ..layers.local_response_norm import LocalResponseNorm  # noqa: F401  (re-exported)
 from .pretrained import StateDict, register_weight_mapping
 
 PAPER = Paper("ImageNet Classification with Deep Convolutional Neural Networks",
@@ -70,90 +71,9 @@ TV_CONVS = (
 FC_WIDTHS = (4096, 4096)  # fc6, fc7; fc8 has num_classes units
 POOLED_SIZE = 6  # the last map fc6 was designed for: 6x6x256 = 9216 inputs
 POOL_SIZE, POOL_STRIDE = 3, 2  # overlapping pooling, z = 3 > s = 2 (§3.4)
-# §3.3: k = 2, n = 5, alpha = 1e-4, beta = 0.75.
-LRN_K, LRN_SIZE, LRN_ALPHA, LRN_BETA = 2.0, 5, 1e-4, 0.75
 # §5: weights N(0, 0.01); biases 1 in these layers ("to accelerate the early stages of learning"), 0 elsewhere.
 INIT_STD = 0.01
 UNIT_BIAS_LAYERS = ("conv2", "conv4", "conv5", "fc6", "fc7")
-
-
-class LocalResponseNorm(nn.Module):
-    """Local response normalisation in the paper's form (§3.3):
-
-        b[i] = a[i] / (k + alpha * sum_{j = i - n/2}^{i + n/2} a[j]^2) ^ beta
-
-    with the sum clipped at the first and last map. PyTorch's `local_response_norm` (like Caffe)
-    divides alpha by n, so it is called with n * alpha. `groups` normalises each group of maps
-    on its own: in the two-GPU network each GPU's response normalisation sees only its own maps.
-    """
-
-    def __init__(self, size: int = LRN_SIZE, *, alpha: float = LRN_ALPHA, beta: float = LRN_BETA,
-                 k: float = LRN_K, groups: int = 1) -> None:
-        super().__init__()
-        self.size, self.alpha, self.beta, self.k, self.groups = size, alpha, beta, k, groups
-
-    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N, C, H, W)
-        n, c, h, w = x.shape
-        grouped = x.reshape(n * self.groups, c // self.groups, h, w)  # each tower's maps as a sample
-        y = F.local_response_norm(grouped, self.size, alpha=self.alpha * self.size, beta=self.beta, k=self.k)
-        return y.reshape(n, c, h, w)
-
-    def extra_repr(self) -> str:
-        return (f"size={self.size}, alpha={self.alpha:g} (the paper's: not divided by n), beta={self.beta}, "
-                f"k={self.k}, groups={self.groups}")
-
-
-def conv_block(in_chs: int, out_chs: int, kernel_size: int, *, stride: int = 1, padding: int = 0,
-               groups: int = 1, batch_norm: bool = False) -> nn.Sequential:
-    """Conv2d (with its bias, as the pre-BN papers and torchvision have it) -> [BatchNorm2d] -> ReLU,
-    as `conv`, `bn`, `act` (the names of `layers.conv.ConvNormAct`, which drops the bias under BN)."""
-    layers: OrderedDict[str, nn.Module] = OrderedDict(
-        conv=nn.Conv2d(in_chs, out_chs, kernel_size, stride=stride, padding=padding, groups=groups))
-    if batch_norm:
-        layers["bn"] = nn.BatchNorm2d(out_chs)
-    layers["act"] = nn.ReLU(inplace=True)
-    return nn.Sequential(layers)
-
-
-def fc_layers(in_features: int, widths: tuple[int, ...], *, drop_rate: float, dropout_first: bool,
-              first_index: int = 6, linear: type[nn.Linear] = nn.Linear) -> nn.Sequential:
-    """The hidden fully connected layers fc6, fc7, ... with ReLU and dropout.
-
-    `dropout_first`: dropout on each layer's input (torchvision's placement) rather than on its
-    output (the papers': "setting to zero the output of each hidden neuron"). `linear`: the layer
-    class (a subclass whose `reset_parameters` is the family's initialisation).
-    """
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
-    for i, width in enumerate(widths, start=first_index):
-        if dropout_first:
-            layers[f"drop{i}"] = nn.Dropout(drop_rate)
-        layers[f"fc{i}"] = linear(in_features, width)
-        layers[f"act{i}"] = nn.ReLU(inplace=True)
-        if not dropout_first:
-            layers[f"drop{i}"] = nn.Dropout(drop_rate)
-        in_features = width
-    return nn.Sequential(layers)
-
-
-class FCHeadNet(ZooModel):
-    """A convolutional trunk followed by the pre-GAP head of AlexNet and VGG: adaptive average
-    pooling to the map size the first FC layer was designed for, the hidden FC layers
-    (`pre_logits.fc6`, `pre_logits.fc7`, ...) and the classifier `fc8`."""
-
-    classifier_path = "fc8"
-
-    def _build_head(self, chs: int, *, pooled_size: int, widths: tuple[int, ...], num_classes: int, drop_rate: float,
-                    dropout_first: bool, linear: type[nn.Linear] = nn.Linear) -> None:
-        self.avgpool = nn.AdaptiveAvgPool2d(pooled_size)  # the identity at the design input size
-        self.pre_logits = fc_layers(chs * pooled_size ** 2, widths, drop_rate=drop_rate, dropout_first=dropout_first,
-                                    linear=linear)
-        self.fc8 = linear(widths[-1], num_classes) if num_classes else nn.Identity()
-        self.num_features, self.head_hidden_size = chs, widths[-1]
-
-    def forward_head(self, x: Tensor, *, pre_logits: bool = False) -> Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # (N, C * s * s): 256 * 6 * 6 (AlexNet), 512 * 7 * 7 (VGG)
-        x = self.pre_logits(x)  # (N, 4096)
-        return x if pre_logits else self.fc8(x)
 
 
 class AlexNet(FCHeadNet):

@@ -165,6 +165,8 @@ class InceptionAux(nn.Module):
         avg pool 5x5/3 -> (N, 768, 5, 5) -> 1x1 conv 128 -> 5x5 V conv 768 -> (N, 768, 1, 1) -> fc
     """
 
+    is_aux_head = True  # training-only: `count_params(include_aux=False)` leaves it out
+
     def __init__(self, in_chs: int, num_classes: int, *, eps: float) -> None:
         super().__init__()
         self.conv0 = ConvNormAct(in_chs, 128, 1, eps=eps)

@@ -172,7 +172,7 @@ def _guess_library(model: ZooModel, state: StateDict) -> str | None:
         if mapper is not None:
             try:
                 scores[lb] = len(own & mapper(state).keys())
-            except (KeyError, ValueError, IndexError, AttributeError):  # names it cannot parse
+            except Exception:  # noqa: BLE001 - a mapping that cannot parse these names scores lowest
                 scores[lb] = -1
     return max(scores, key=lambda lb: scores[lb]) if scores else None
 

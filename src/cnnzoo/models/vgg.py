@@ -16,8 +16,10 @@ from typing import Literal
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..layers.conv import conv_block
+from ..layers.fc_head import FCHeadNet
+from ..layers.local_response_norm import LocalResponseNorm
 from ..registry import register_model
-from .alexnet import FCHeadNet, LocalResponseNorm, conv_block
 from .base import FeatureInfo, check_common_args
 from .card import ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping

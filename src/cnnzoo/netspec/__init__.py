@@ -102,6 +102,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..models.card import ModelCard
+from ..registry import TableFormat, register_table_format
 from .builder import NetSpecModel
 from .parser import NetSpec, SpecError, parse_spec
 
@@ -210,3 +211,5 @@ def spec_card(path: str | Path, **overrides: object) -> ModelCard:
 
 __all__ = ["NetSpec", "NetSpecModel", "SpecError", "build_from_text", "build_from_yaml", "is_table_spec",
            "parse_spec", "spec_card", "spec_input_size", "build_on_meta"]
+
+register_table_format(TableFormat((".yaml", ".yml"), build=build_from_yaml, input_size=spec_input_size))

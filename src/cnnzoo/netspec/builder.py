@@ -17,6 +17,7 @@ from ..layers.dropconnect import DropConnectLinear
 from ..layers.fire import Fire
 from ..layers.highway import Highway, HighwayConv2d
 from ..layers.inception_v1 import Inception
+from ..layers.local_response_norm import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, LocalResponseNorm
 from ..layers.lp_pool import LpPool
 from ..layers.norm import GroupNorm2d, LayerNorm2d
 from ..models.base import FeatureInfo, ZooModel, global_pool
@@ -61,7 +62,114 @@ def _meta_out(module: nn.Module, shape: Shape) -> Shape:
     return tuple(out.shape[1:])
 
 
-class _Builder:
+class _BlockRows:
+    """The rows that need no window arithmetic: normalisation, activations and the blocks (SE,
+    Inception, Fire, dense, branches). Part of `_Builder` (whose `need_map`, `rows` and
+    `residual` they use), kept apart to keep each class readable."""
+
+    def plain_row(self, row: Row, shape: Shape) -> tuple[nn.Module, int]:
+        """Rows that keep the map's size: gap, flatten, dropout, norms, activations, and issue 11's."""
+        kind = row.kind
+        if kind == "gap":
+            self.need_map(row, shape)
+            return GlobalAvgPool(), 1
+        if kind == "flatten":
+            return nn.Flatten(1), 1
+        if kind == "dropout":
+            p = float(row.value if row.value is not None else 0.5)
+            if not 0 <= p < 1:
+                raise row.where.error(f"dropout probability must be in [0, 1), got {p:g}")
+            return nn.Dropout(p), 1
+        if kind == "bn":
+            return BATCH_NORMS[max(1, len(shape) - 1)](shape[0]), 1
+        if kind == "lrn":
+            self.need_map(row, shape)
+            o = row.options
+            # AlexNet's normalisation and constants (Krizhevsky et al. 2012, §3.3): n = 5, alpha = 1e-4
+            # (not divided by n, as torch's LocalResponseNorm does), beta = 0.75, k = 2
+            return LocalResponseNorm(int(o.get("size", LRN_SIZE)), alpha=float(o.get("alpha", LRN_ALPHA)),  # type: ignore[arg-type]
+                                     beta=float(o.get("beta", LRN_BETA)), k=float(o.get("k", LRN_K))), 1  # type: ignore[arg-type]
+        if kind in ACTIVATIONS:
+            return ACT_MODULES[kind](), 1
+        if kind in ("layernorm", "groupnorm", "highway", "identity", "dense", *BRANCH_BLOCKS):
+            return self.extra_row(row, shape)
+        if kind == "softmax":
+            return Softmax(), 1
+        raise row.where.error(f"layer {kind!r} cannot be built")  # parser and builder disagree: a bug
+
+    def block_row(self, row: Row, shape: Shape) -> tuple[nn.Module, int]:
+        """se, inception, fire and residual rows."""
+        if row.kind == "residual":
+            return self.residual(row, shape)
+        if row.kind == "se":
+            c = self.need_map(row, shape, dims=(2,))[0]
+            r = row.value or 0
+            if r != int(r) or r < 1:
+                raise row.where.error(f"se reduction must be a positive integer, got {r:g}")
+            return SqueezeExcite(c, int(r)), 1
+        if row.kind == "inception":
+            c = self.need_map(row, shape, dims=(2,))[0]
+            b = row.block
+            (r3, n3), (r5, n5) = b["3x3"], b["5x5"]  # type: ignore[misc]
+            return Inception(c, int(b["1x1"]), r3, n3, r5, n5, int(b["pool"]), norm=bool(b.get("bn", False))), 1  # type: ignore[arg-type]
+        if row.kind == "fire":
+            c = self.need_map(row, shape, dims=(2,))[0]
+            b = row.block
+            if b.get("bypass") and c != int(b["e1x1"]) + int(b["e3x3"]):  # type: ignore[arg-type]
+                raise row.where.error(f"a fire bypass needs e1x1 + e3x3 = the input's {c} channels")
+            return Fire(c, int(b["s1x1"]), int(b["e1x1"]), int(b["e3x3"]), bypass=bool(b.get("bypass", False))), 1  # type: ignore[arg-type]
+        raise row.where.error(f"layer {row.kind!r} cannot be built")  # parser and builder disagree: a bug
+
+    def extra_row(self, row: Row, shape: Shape) -> tuple[nn.Module, int]:
+        """The rows of issue 11: layer / group norm, highway, identity, dense blocks, parallel branches."""
+        kind = row.kind
+        if kind == "layernorm":
+            return (LayerNorm2d(shape[0]) if len(shape) > 1 else nn.LayerNorm(shape[0])), 1
+        if kind == "groupnorm":
+            c, g = self.need_map(row, shape)[0], int(row.value or 0)
+            if c % g:
+                raise row.where.error(f"groupnorm {g}: the groups must divide the input's {c} channels")
+            return GroupNorm2d(c, g), 1
+        if kind == "highway":
+            gate = float(row.options.get("gate", -1.0))  # type: ignore[arg-type]
+            if len(shape) == 1:
+                return Highway(shape[0], gate_bias=gate), 1
+            return HighwayConv2d(self.need_map(row, shape, dims=(2,))[0], gate_bias=gate), 1
+        if kind == "identity":
+            return nn.Identity(), 1
+        if kind == "dense":
+            c, b = self.need_map(row, shape, dims=(2,))[0], row.block
+            return DenseBlock(int(b["layers"]), c, int(b["growth"]), bn_size=int(b.get("bn_size", 4))), 1  # type: ignore[arg-type]
+        return self.branches(row, shape)
+
+    def branches(self, row: Row, shape: Shape) -> tuple[Branches, int]:
+        sizes = row.block.get("sizes")
+        inputs = [shape] * len(row.branches)
+        if row.kind == "split":
+            c = self.need_map(row, shape)[0]
+            if sizes is None:
+                if c % len(row.branches):
+                    raise row.where.error(f"split: {c} channels do not divide into {len(row.branches)} equal parts "
+                                          "(give {sizes: [...], branches: [...]})")
+                sizes = [c // len(row.branches)] * len(row.branches)
+            if sum(sizes) != c:  # type: ignore[arg-type]
+                raise row.where.error(f"split sizes {sizes} add up to {sum(sizes)}, not the input's {c} channels")  # type: ignore[arg-type]
+            inputs = [(int(n), *shape[1:]) for n in sizes]  # type: ignore[union-attr]
+        built = [self.rows(rows, s, branch=True) for rows, s in zip(row.branches, inputs, strict=True)]
+        outs = [out for _, out in built]
+        if row.kind in ("concat", "split"):
+            if len(shape) < 2 or len({o[1:] for o in outs}) != 1:
+                raise row.where.error(f"{row.kind}: the branches end with {', '.join(map(shape_text, outs))}; "
+                                      "concatenation needs maps of one size")
+        elif len(set(outs)) != 1:
+            raise row.where.error(f"{row.kind}: the branches end with {', '.join(map(shape_text, outs))}; "
+                                  "an element-wise join needs one shape")
+        strides = {math.prod(s for *_, s, _ in b) for b, _ in built}
+        seqs = [nn.Sequential(OrderedDict((name, m) for name, m, *_ in b)) for b, _ in built]
+        return Branches(row.kind, seqs, sizes), max(strides)  # type: ignore[arg-type]
+
+
+class _Builder(_BlockRows):
     def __init__(self, spec: NetSpec, classifier: Row, num_classes: int) -> None:
         self.spec, self.classifier, self.num_classes = spec, classifier, num_classes
         self.spec_input = "x".join(map(str, spec.input_size))
@@ -173,6 +281,7 @@ class _Builder:
         return Conv(layer, bn, act), s
 
     def row(self, row: Row, shape: Shape, *, linear_default: bool) -> tuple[nn.Module, int]:
+        """(module, stride) of one table row at input `shape`."""
         kind = row.kind
         if kind == "conv":
             c = self.need_map(row, shape)[0]
@@ -204,98 +313,9 @@ class _Builder:
             return LpPool(p, k, s, dims=len(k)), s if isinstance(s, int) else s[-1]
         if kind == "fc":
             return self.fc(row, shape, linear_default=linear_default), 1
-        if kind == "gap":
-            self.need_map(row, shape)
-            return GlobalAvgPool(), 1
-        if kind == "flatten":
-            return nn.Flatten(1), 1
-        if kind == "dropout":
-            p = float(row.value if row.value is not None else 0.5)
-            if not 0 <= p < 1:
-                raise row.where.error(f"dropout probability must be in [0, 1), got {p:g}")
-            return nn.Dropout(p), 1
-        if kind == "bn":
-            return BATCH_NORMS[max(1, len(shape) - 1)](shape[0]), 1
-        if kind == "lrn":
-            self.need_map(row, shape)
-            o = row.options
-            # AlexNet's constants (Krizhevsky et al. 2012, §3.3): n = 5, alpha = 1e-4, beta = 0.75, k = 2
-            return nn.LocalResponseNorm(int(o.get("size", 5)), float(o.get("alpha", 1e-4)),  # type: ignore[arg-type]
-                                        float(o.get("beta", 0.75)), float(o.get("k", 2.0))), 1  # type: ignore[arg-type]
-        if kind in ACTIVATIONS:
-            return ACT_MODULES[kind](), 1
-        if kind in ("layernorm", "groupnorm", "highway", "identity", "dense", *BRANCH_BLOCKS):
-            return self.extra_row(row, shape)
-        if kind == "softmax":
-            return Softmax(), 1
-        if kind == "se":
-            c = self.need_map(row, shape, dims=(2,))[0]
-            r = row.value or 0
-            if r != int(r) or r < 1:
-                raise row.where.error(f"se reduction must be a positive integer, got {r:g}")
-            return SqueezeExcite(c, int(r)), 1
-        if kind == "inception":
-            c = self.need_map(row, shape, dims=(2,))[0]
-            b = row.block
-            (r3, n3), (r5, n5) = b["3x3"], b["5x5"]  # type: ignore[misc]
-            return Inception(c, int(b["1x1"]), r3, n3, r5, n5, int(b["pool"]), norm=bool(b.get("bn", False))), 1  # type: ignore[arg-type]
-        if kind == "fire":
-            c = self.need_map(row, shape, dims=(2,))[0]
-            b = row.block
-            if b.get("bypass") and c != int(b["e1x1"]) + int(b["e3x3"]):  # type: ignore[arg-type]
-                raise row.where.error(f"a fire bypass needs e1x1 + e3x3 = the input's {c} channels")
-            return Fire(c, int(b["s1x1"]), int(b["e1x1"]), int(b["e3x3"]), bypass=bool(b.get("bypass", False))), 1  # type: ignore[arg-type]
-        if kind == "residual":
-            return self.residual(row, shape)
-        raise row.where.error(f"layer {kind!r} cannot be built")  # parser and builder disagree: a bug
-
-    def extra_row(self, row: Row, shape: Shape) -> tuple[nn.Module, int]:
-        """The rows of issue 11: layer / group norm, highway, identity, dense blocks, parallel branches."""
-        kind = row.kind
-        if kind == "layernorm":
-            return (LayerNorm2d(shape[0]) if len(shape) > 1 else nn.LayerNorm(shape[0])), 1
-        if kind == "groupnorm":
-            c, g = self.need_map(row, shape)[0], int(row.value or 0)
-            if c % g:
-                raise row.where.error(f"groupnorm {g}: the groups must divide the input's {c} channels")
-            return GroupNorm2d(c, g), 1
-        if kind == "highway":
-            gate = float(row.options.get("gate", -1.0))  # type: ignore[arg-type]
-            if len(shape) == 1:
-                return Highway(shape[0], gate_bias=gate), 1
-            return HighwayConv2d(self.need_map(row, shape, dims=(2,))[0], gate_bias=gate), 1
-        if kind == "identity":
-            return nn.Identity(), 1
-        if kind == "dense":
-            c, b = self.need_map(row, shape, dims=(2,))[0], row.block
-            return DenseBlock(int(b["layers"]), c, int(b["growth"]), bn_size=int(b.get("bn_size", 4))), 1  # type: ignore[arg-type]
-        return self.branches(row, shape)
-
-    def branches(self, row: Row, shape: Shape) -> tuple[Branches, int]:
-        sizes = row.block.get("sizes")
-        inputs = [shape] * len(row.branches)
-        if row.kind == "split":
-            c = self.need_map(row, shape)[0]
-            if sizes is None:
-                if c % len(row.branches):
-                    raise row.where.error(f"split: {c} channels do not divide into {len(row.branches)} equal parts "
-                                          "(give {sizes: [...], branches: [...]})")
-                sizes = [c // len(row.branches)] * len(row.branches)
-            if sum(sizes) != c:  # type: ignore[arg-type]
-                raise row.where.error(f"split sizes {sizes} add up to {sum(sizes)}, not the input's {c} channels")  # type: ignore[arg-type]
-            inputs = [(int(n), *shape[1:]) for n in sizes]  # type: ignore[union-attr]
-        built = [self.rows(rows, s, branch=True) for rows, s in zip(row.branches, inputs, strict=True)]
-        outs = [out for _, out in built]
-        if row.kind in ("concat", "split"):
-            if len(shape) < 2 or len({o[1:] for o in outs}) != 1:
-                raise row.where.error(f"{row.kind}: the branches end with {', '.join(map(shape_text, outs))}; "
-                                      "concatenation needs maps of one size")
-        elif len(set(outs)) != 1:
-            raise row.where.error(f"{row.kind}: the branches end with {', '.join(map(shape_text, outs))}; "
-                                  "an element-wise join needs one shape")
-        strides = {math.prod(s for *_, s, _ in b) for b, _ in built}
-        seqs = [nn.Sequential(OrderedDict((name, m) for name, m, *_ in b)) for b, _ in built]
-        return Branches(row.kind, seqs, sizes), max(strides)  # type: ignore[arg-type]
+        if kind in ("se", "inception", "fire", "residual"):
+            return self.block_row(row, shape)
+        return self.plain_row(row, shape)
 
     def fc(self, row: Row, shape: Shape, *, linear_default: bool) -> FullyConnected:
         width = self.num_classes if row is self.classifier else row.width

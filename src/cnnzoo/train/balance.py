@@ -9,10 +9,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from ..data import DataBundle
+    from ..data.loaders import BatchSource
 
 Balance = Literal["none", "weights", "sampler"]
 BALANCES = ("none", "weights", "sampler")
@@ -49,3 +54,17 @@ def describe_counts(classes: tuple[str, ...], labels: Tensor, balance: str) -> s
     shown = ", ".join(f"{classes[i]} {counts[i]}" for i in order)
     ratio = max(counts) / max(1, min(counts))
     return f"train images per class (balance: {balance}; largest/smallest {ratio:.1f}x): {shown}"
+
+
+def apply_balance(balance: str, data: DataBundle, train_src: BatchSource, *,
+                  log: Callable[[str], None]) -> Tensor | None:
+    """Print the training split's per-class counts; for "sampler" give `train_src` balanced
+    epochs; for "weights" return the loss's class weights (None otherwise)."""
+    labels, classes = data.train.labels, data.classes
+    log(describe_counts(classes, labels, balance))
+    if balance == "sampler":
+        src = train_src
+        src.order_fn = lambda epoch: balanced_order(labels, seed=src.seed, epoch=epoch, rank=src.rank,
+                                                    world=src.world)
+        return None
+    return class_weights(labels, len(classes)) if balance == "weights" else None

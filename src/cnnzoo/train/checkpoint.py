@@ -13,7 +13,8 @@
 
 Every file is written atomically: to a temporary file in the same folder, flushed and fsynced,
 then `os.replace`d over the old one, and the folder fsynced; a kill at any moment leaves the
-previous version intact. The metadata inside the safetensors header is authoritative (the
+previous version intact. The metadata is a `train.checkpoint_meta.CheckpointMeta` record in
+JSON (this module reads and writes it as a plain dict). The metadata inside the safetensors header is authoritative (the
 sidecar is written after it, so a kill between the two cannot pair weights with foreign
 metadata). Loading never runs pickled code: safetensors has none, and `.pt` files are read with
 `weights_only=True` only.

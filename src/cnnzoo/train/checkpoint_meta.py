@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from ..data import DataBundle
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from ..data.config import DataConfig
     from ..models.base import ZooModel
     from .config import TrainConfig
+
+
+_KNOWN = {"format", "model", "model_args", "model_spec", "classes", "input_size", "mean", "std", "data", "config",
+          "epoch", "metrics", "pretrained"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class CheckpointMeta:
     epoch: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     pretrained: str | None = None  # published weights loaded into a fresh model (no training run)
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this class does not know, kept as they are
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
@@ -67,15 +72,16 @@ class CheckpointMeta:
             "model": self.model, "model_args": self.model_args, "model_spec": self.model_spec,
             "classes": list(self.classes), "input_size": list(self.input_size),
             "mean": list(self.mean), "std": list(self.std),
-            "data": {"name": self.data_name, "channels": self.channels, "hflip_valid": self.hflip_valid,
+            "data": {"name": self.data_name, "channels": self.stored_channels, "hflip_valid": self.hflip_valid,
                      "eval_crop": self.eval_crop},
-            "config": self.config,
         }
+        if self.config is not None:
+            out["config"] = self.config
         if self.epoch is not None:
             out.update(epoch=self.epoch, metrics=self.metrics)
         if self.pretrained is not None:
             out["pretrained"] = self.pretrained
-        return out
+        return {**self.extra, **out}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -94,7 +100,7 @@ class CheckpointMeta:
                    model_spec=d.get("model_spec"), data_name=data.get("name"), channels=data.get("channels"),
                    hflip_valid=bool(data.get("hflip_valid", False)), eval_crop=float(data.get("eval_crop", 1.0)),
                    config=d.get("config"), epoch=d.get("epoch"), metrics=dict(d.get("metrics") or {}),
-                   pretrained=d.get("pretrained"))
+                   pretrained=d.get("pretrained"), extra={k: v for k, v in d.items() if k not in _KNOWN})
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "checkpoint") -> CheckpointMeta:
@@ -114,12 +120,14 @@ class CheckpointMeta:
         return self.channels or self.input_size[0]
 
     def build_model(self) -> ZooModel:
-        """The (untrained) model this record describes: registry name + arguments, or table text."""
+        """The (untrained) model this record describes: registry name + arguments, or table text,
+        with the architectural training options of its config (`--se`)."""
         if self.model_spec:
             from ..netspec import build_from_text
             return build_from_text(self.model_spec, **self.model_args)
         from ..registry import create_model
-        return create_model(self.model, **self.model_args)
+        from .model_options import rebuild_options
+        return rebuild_options(create_model(self.model, **self.model_args), {"config": self.config})  # type: ignore[return-value]
 
     def pipeline(self) -> BatchPipeline:
         """Evaluation preprocessing: channel conversion, centre crop, resize, normalisation."""
@@ -130,21 +138,28 @@ class CheckpointMeta:
 
     def train_config(self) -> TrainConfig | None:
         """The run's configuration (None for a model that was not trained by cnnzoo); keys an
-        older cnnzoo did not write take today's defaults."""
+        older cnnzoo did not write take today's defaults, keys it no longer knows are dropped."""
         if self.config is None:
             return None
+        from dataclasses import fields
+
         from ..config import from_mapping
         from .config import TrainConfig
-        return from_mapping(TrainConfig, self.config, source="checkpoint config")
+        known = {f.name for f in fields(TrainConfig)}
+        return from_mapping(TrainConfig, {k: v for k, v in self.config.items() if k in known},
+                            source="checkpoint config")
 
     def data_config(self, **overrides: Any) -> DataConfig:
         """The data the model was trained on, as it was split (seed, fractions), with the
         non-None `overrides` (data, data_dir, strict...) applied."""
         from ..data.config import DataConfig
-        cfg = self.train_config()
-        base = cfg.data_config if cfg is not None else DataConfig(data=self.data_name or DataConfig.data)
         given = {k: v for k, v in overrides.items() if v is not None}
-        return replace(base, **given)
+        cfg = self.train_config()
+        if cfg is not None:
+            return replace(cfg.data_config, **given)
+        if self.data_name is None and "data" not in given:
+            raise ConfigError(f"{self.model}: the checkpoint does not say which data it was trained on: pass --data")
+        return DataConfig(**{"data": self.data_name, **given})
 
 
 MAX_SIDE, MAX_CHANNELS, MAX_CLASSES = 16_384, 4096, 1_000_000

@@ -38,6 +38,19 @@ class TrainConfig:
     pretrained: str | None = _f(None, "start from published weights: torchvision, timm, torchvision:TAG, "
                                 "timm:NAME.TAG, or a weights file (the classifier is replaced for your classes)",
                                 "model and data")
+    finetune: str = _f("all", "which parameters train: all, head, last:K (stages of feature_info + head), "
+                       "linear-probe (logistic regression on frozen features)", "fine-tuning")
+    head_epochs: int = _f(0, "train only the classifier for the first N epochs, then per --finetune", "fine-tuning")
+    lr_decay_per_stage: float = _f(1.0, "layer-wise lr decay: stage s of n gets lr x F^(n - s)", "fine-tuning")
+    freeze_bn: bool = _f(False, "batch norm keeps its running statistics and scale/shift", "fine-tuning")
+    balance: Literal["none", "weights", "sampler"] = _f("none", "imbalanced classes: class-weighted loss or "
+                                                        "class-balanced sampling", "fine-tuning")
+    se: int | None = _f(None, "add squeeze-and-excitation blocks with reduction R (in the family's SE places, "
+                        "else after every stage)", "model and data")
+    init: Literal["paper", "he", "xavier", "lecun", "orthogonal"] | None = _f(
+        None, "re-initialise the weights (default: the model's own)", "model and data")
+    init_from: str | None = _f(None, "copy every layer that matches by name and shape from this run or checkpoint "
+                               "(VGG §3.1: deeper nets from a trained shallower one)", "model and data")
     img_size: int | None = _data("img_size")
     val_fraction: float = _data("val_fraction")
     test_fraction: float = _data("test_fraction")
@@ -48,20 +61,31 @@ class TrainConfig:
     epochs: int = _f(80, "number of epochs", "optimisation")
     batch_size: int | None = _f(None, "images per step per process (default: from the training-set size and "
                                 "the epochs, see train/defaults.py)", "optimisation")
-    optimizer: Literal["sgd", "adamw"] = _f("sgd", "SGD with momentum, or AdamW", "optimisation")
+    recipe: str | None = _f(None, "a paper's training recipe (`--help-recipe` lists its values and sections); "
+                            "flags given with it override its values", "optimisation")
+    optimizer: Literal["sgd", "adamw", "rmsprop"] = _f("sgd", "SGD with momentum, AdamW, or RMSProp (Inception v3 §8)",
+                                                       "optimisation")
     lr: float | None = _f(None, "peak learning rate (default: 0.2 x batch/512 for SGD, 2e-3 x batch/512 for AdamW)",
                           "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")
-    schedule: Literal["constant", "step", "cosine", "onecycle"] = _f("cosine", "learning-rate schedule",
-                                                                     "optimisation")
-    step_every: int = _f(30, "step schedule: epochs between decays", "optimisation")
+    schedule: Literal["constant", "step", "cosine", "onecycle", "plateau"] = _f(
+        "cosine", "learning-rate schedule (plateau: x step_gamma when validation accuracy stops improving)",
+        "optimisation")
+    step_every: float = _f(30, "step schedule: epochs between decays", "optimisation")
+    milestones: str | None = _f(None, "step schedule: comma-separated epochs of the decays (instead of step_every)",
+                                "optimisation")
+    plateau_patience: int = _f(3, "plateau schedule: epochs without a better validation accuracy before a decay",
+                               "optimisation")
+    rmsprop_eps: float = _f(1.0, "RMSProp epsilon (Inception v3 §8: 1.0)", "optimisation")
     step_gamma: float = _f(0.1, "step schedule: decay factor", "optimisation")
     warmup_epochs: float | None = _f(None, "linear warm-up from lr/100 over this many epochs (not with onecycle; "
                                      "default: 5%% of the run when epochs have 20+ steps, else none)", "optimisation")
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy (Inception v3 §7 uses 0.1)",
                                 "optimisation")
+    smoothing_prior: bool = _f(False, "smooth labels towards the training set's class frequencies instead of uniform "
+                               "(seed 000 §3.5)", "optimisation")
     grad_clip: float | None = _f(None, "clip the gradient norm to this value", "optimisation")
     augment: Preset = _data("augment")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation accuracy (0: never)",
@@ -101,5 +125,10 @@ class TrainConfig:
             if value is not None and value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
         self.data_config  # checks the fractions, workers and img_size
+        from .finetune import parse_mode
+        parse_mode(self.finetune)
+        if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
+            raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
+                             f"{self.lr_decay_per_stage} and {self.head_epochs}")
         if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
             raise ValueError("step_every must be >= 1 and grad_clip > 0")

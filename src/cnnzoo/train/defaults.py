@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 STEPS_PER_SQRT_IMAGE = 4.0
 MIN_BATCH, MAX_BATCH = 32, 512
-BASE_LR = {"sgd": 0.2, "adamw": 2e-3}  # at batch 512
+BASE_LR = {"sgd": 0.2, "adamw": 2e-3, "rmsprop": 0.01}  # at batch 512
 PHOTO_SIDE = 96  # pixels: stored images at least this large are photos
 WARMUP_MIN_STEPS = 20  # steps per epoch from which a warm-up is used
 WARMUP_SHARE = 0.05  # of the run

@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models.base import split_outputs
@@ -21,6 +20,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .evaluate import evaluate
 from .progress import EpochProgress
+from .smoothing import smoothed_cross_entropy
 
 if TYPE_CHECKING:
     from .setup import Parts
@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 __all__ = ["evaluate", "train_one_epoch", "train_step", "loss_of"]
 
 
-def loss_of(outputs: object, labels: Tensor, *, label_smoothing: float) -> tuple[Tensor, Tensor]:
+def loss_of(outputs: object, labels: Tensor, *, label_smoothing: float,
+            weight: Tensor | None = None, prior: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """(loss, main logits): cross-entropy of the main head plus `aux_weight` x that of each
-    auxiliary head (GoogLeNet §5, Inception v3 §4)."""
+    auxiliary head (GoogLeNet §5, Inception v3 §4); `weight`: per-class weights (--balance weights);
+    labels smoothed towards `prior` when given."""
     logits, aux, aux_weight = split_outputs(outputs)
-    loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    loss = smoothed_cross_entropy(logits, labels, eps=label_smoothing, prior=prior, weight=weight)
     for a in aux:
-        loss = loss + aux_weight * F.cross_entropy(a, labels, label_smoothing=label_smoothing)
+        loss = loss + aux_weight * smoothed_cross_entropy(a, labels, eps=label_smoothing, prior=prior, weight=weight)
     return loss, logits
 
 
@@ -43,7 +45,8 @@ def train_step(parts: Parts, cfg: TrainConfig, images: Tensor, labels: Tensor) -
     x = parts.pipeline.train(images, parts.aug_gen)
     amp = parts.amp_dtype
     with torch.autocast(parts.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-        loss, logits = loss_of(parts.runner(x), labels, label_smoothing=cfg.label_smoothing)
+        loss, logits = loss_of(parts.runner(x), labels, label_smoothing=cfg.label_smoothing,
+                               weight=parts.class_weights, prior=parts.class_prior)
     parts.optimizer.zero_grad(set_to_none=True)
     parts.scaler.scale(loss).backward()
     if cfg.grad_clip is not None:
@@ -59,6 +62,8 @@ def train_one_epoch(parts: Parts, cfg: TrainConfig, epoch: int, progress: EpochP
     """(metrics row, images seen over all processes) of training epoch `epoch` (1-based).
     The row holds lr, train_loss, train_acc, train_samples_per_s and epoch_s."""
     parts.runner.train()
+    if parts.finetune is not None:  # head-only warm-up, frozen stages' batch norm in eval mode
+        parts.finetune.start_epoch(parts.model, epoch)
     steps = len(parts.train_src)
     sums = torch.zeros(3, device=parts.device, dtype=torch.float64)  # loss sum, correct, count
     report_every = max(1, steps // 20) if progress.bar is not None else 0

@@ -162,3 +162,23 @@ def linear_probe(model: ZooModel, train_source: Any, pipeline: Any, *, num_class
     fc.weight.data.copy_(weight.to(fc.weight))
     fc.bias.data.copy_(bias.to(fc.bias))
     return {"probe_train_acc": float(clf.score(x.numpy(), y.numpy())), "probe_fit_s": time.perf_counter() - start}
+
+
+def run_linear_probe(trainer: Any) -> None:
+    """`Trainer`'s run with --finetune linear-probe: fit the classifier on the training split's
+    frozen features, validate once, and record that as epoch 1 (and the best)."""
+    from ..data.loaders import BatchSource
+    from .evaluate import evaluate
+    p, cfg = trainer.parts, trainer.cfg
+    source = BatchSource(p.data.train, batch_size=max(256, cfg.batch_size), device=p.device, shuffle=False)
+    row: dict[str, float] = {"epoch": 1.0, **linear_probe(p.model, source, p.pipeline,
+                                                          num_classes=len(p.data.classes))}
+    if p.val_src is not None:
+        val = evaluate(p.runner, p.val_src, p.pipeline, p.data.classes, amp_dtype=p.amp_dtype)
+        row.update(val_loss=val.loss, val_acc=val.top1, val_macro_f1=val.macro_f1)
+        trainer.tracker.update(1, val)
+        trainer.log(f"linear probe: fitted in {row['probe_fit_s']:.1f} s, train acc {row['probe_train_acc']:.4f}, "
+                    f"val acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f} micro-F1 {val.top1:.4f}")
+    trainer.epoch = 1
+    trainer.history.append(row)
+    trainer.best_state = {k: v.detach().to("cpu", copy=True) for k, v in p.model.state_dict().items()}

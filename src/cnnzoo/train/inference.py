@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,50 +12,44 @@ from ..data.augment import BatchPipeline
 from ..data.images import BadImage, load_image
 from ..errors import CheckpointError, DataError
 from ..models.base import ZooModel, split_outputs
-from ..registry import create_model
 from . import checkpoint as ckpt
+from .checkpoint_meta import CheckpointMeta
 
 
 @dataclass
 class Loaded:
+    """A model ready for inference: `model` (eval mode), its `meta` record, and the `pipeline`
+    that turns uint8 images into its input (`pipeline.eval(x)`)."""
+
     model: ZooModel
-    meta: dict[str, Any]
+    meta: CheckpointMeta
     pipeline: BatchPipeline
     path: Path
 
     @property
     def classes(self) -> tuple[str, ...]:
-        return tuple(self.meta["classes"])
+        return self.meta.classes
 
 
-def build_from_meta(meta: dict[str, Any]) -> ZooModel:
+def build_from_meta(meta: CheckpointMeta | dict[str, Any]) -> ZooModel:
     """The model a checkpoint's metadata describes (registry name + arguments, or table text)."""
-    try:
-        if meta.get("model_spec"):
-            from ..netspec import build_from_text
-            return build_from_text(meta["model_spec"], **meta.get("model_args", {}))
-        return create_model(meta["model"], **meta.get("model_args", {}))
-    except KeyError as e:
-        raise CheckpointError(f"checkpoint metadata lacks {e}: not a cnnzoo checkpoint") from None
+    record = meta if isinstance(meta, CheckpointMeta) else CheckpointMeta.from_dict(meta)
+    return record.build_model()
 
 
 def load_checkpoint(path: str | Path, *, device: torch.device) -> Loaded:
     """Model (eval mode, on `device`) and evaluation pipeline of a checkpoint or run folder."""
     p = ckpt.resolve(path)
-    state, meta = ckpt.read_checkpoint(p)
-    model = build_from_meta(meta)
+    state, raw = ckpt.read_checkpoint(p)
+    meta = CheckpointMeta.from_dict(raw, source=str(p))
+    model = meta.build_model()
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         lines = [ln.strip() for ln in str(e).splitlines()[1:4]]
-        raise CheckpointError(f"{p} does not fit {meta.get('model')}: {' '.join(lines)}") from None
+        raise CheckpointError(f"{p} does not fit {meta.model}: {' '.join(lines)}") from None
     model.to(device).eval()
-    c, h, w = meta["input_size"]
-    data = meta.get("data", {})
-    pipeline = BatchPipeline(out_size=(h, w), in_chans=c, mean=tuple(meta["mean"]), std=tuple(meta["std"]),
-                             augment=None, hflip_valid=bool(data.get("hflip_valid", False)),
-                             eval_crop=float(data.get("eval_crop", 1.0)))
-    return Loaded(model, meta, pipeline, p)
+    return Loaded(model, meta, meta.pipeline(), p)
 
 
 def open_model(source: str | Path, *, device: torch.device, pretrained: str | None = None) -> Loaded:
@@ -77,27 +71,22 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
             raise CheckpointError(f"{text} is a trained checkpoint; --pretrained goes with a model name")
         return load_checkpoint(text, device=device)
     from ..models.pretrained import load_pretrained
-    from ..registry import is_table_path, model_card, model_input_size
-    model = create_model(text)
+    from ..resolve import resolve_model
+    resolved = resolve_model(text)
+    model = resolved.build()
     if pretrained is not None:
         load_pretrained(model, pretrained)
     model.to(device).eval()
-    c, h, w = model_input_size(text)
-    card = None if is_table_path(text) else model_card(text)
-    mean = tuple(card.mean) if card is not None and c == len(card.mean) else (0.5,) * c
-    std = tuple(card.std) if card is not None and c == len(card.std) else (0.5,) * c
-    classes, crop = [str(i) for i in range(model.num_classes)], 1.0
+    mean, std, crop = resolved.mean, resolved.std, 1.0
+    classes = tuple(str(i) for i in range(model.num_classes))
     if pretrained is not None:
         from ..models.weight_packages import imagenet_classes, pretrained_preprocessing
         prep = pretrained_preprocessing(pretrained, mean=mean, std=std)
         mean, std, crop = prep.mean, prep.std, prep.crop
-        classes = list(imagenet_classes()) if model.num_classes == 1000 else classes
-    meta: dict[str, Any] = {"model": text, "model_args": {}, "classes": classes,
-                            "input_size": [c, h, w], "mean": list(mean), "std": list(std),
-                            "pretrained": pretrained, "data": {"channels": c, "eval_crop": crop}}
-    pipeline = BatchPipeline(out_size=(h, w), in_chans=c, mean=mean, std=std, augment=None,
-                             hflip_valid=False, eval_crop=crop)
-    return Loaded(model, meta, pipeline, Path(text))
+        classes = tuple(imagenet_classes()) if model.num_classes == 1000 else classes
+    meta = CheckpointMeta(model=text, input_size=resolved.input_size, mean=tuple(mean), std=tuple(std),
+                          classes=classes, channels=resolved.input_size[0], eval_crop=crop, pretrained=pretrained)
+    return Loaded(model, meta, meta.pipeline(), Path(text))
 
 
 class _ClassSubset(torch.nn.Module):
@@ -121,7 +110,7 @@ def restrict_to_classes(loaded: Loaded, classes: tuple[str, ...], *, data_name: 
         raise DataError(f"{data_name} has classes {unknown[:5]} that the model does not know (its classes: "
                         f"{list(loaded.classes)[:5]}...): evaluate on data with the model's classes")
     subset = _ClassSubset(loaded.model, [own[c] for c in classes]).eval()
-    return Loaded(subset, {**loaded.meta, "classes": list(classes)}, loaded.pipeline, loaded.path)  # type: ignore[arg-type]
+    return Loaded(subset, replace(loaded.meta, classes=tuple(classes)), loaded.pipeline, loaded.path)  # type: ignore[arg-type]
 
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
@@ -149,8 +138,7 @@ def predict_files(loaded: Loaded, files: list[Path], *, top_k: int, tta: bool, d
                   batch_size: int = 64) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
     """Top-k classes with probabilities per file; files that are not usable images come back
     separately with the reason."""
-    data = loaded.meta.get("data", {})
-    stored_channels = int(data.get("channels", loaded.pipeline.in_chans))
+    stored_channels = loaded.meta.stored_channels
     size = loaded.pipeline.out_size[0]
     crop = loaded.pipeline.eval_crop
     results: list[dict[str, Any]] = []

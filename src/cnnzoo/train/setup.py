@@ -16,12 +16,15 @@ from ..data.augment import AUGMENTS, BatchPipeline
 from ..data.loaders import BatchSource
 from ..errors import ConfigError
 from ..models.base import ZooModel
-from ..registry import create_model, model_input_size
+from ..resolve import resolve_model
 from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
+from .balance import apply_balance
 from .defaults import derive as derive_defaults
 from .device import autocast_dtype, pick_device
+from .finetune import FineTune
+from .model_options import prepare_model
 from .optim import build_optimizer, build_scheduler
 
 
@@ -44,7 +47,10 @@ class Parts:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     aug_gen: torch.Generator
-    cfg: TrainConfig  # the configuration with its derived defaults filled in (train.defaults)
+    finetune: FineTune | None = None  # which parameters train per epoch (train.finetune)
+    class_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights (train.balance)
+    class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
+    cfg: TrainConfig | None = None  # the configuration with its derived defaults filled in (train.defaults)
 
 
 def input_side(cfg: TrainConfig) -> int:
@@ -53,22 +59,22 @@ def input_side(cfg: TrainConfig) -> int:
     if cfg.img_size is not None and not is_table_path(cfg.model) and cfg.img_size < model_card(cfg.model).min_size:
         raise ConfigError(f"--img-size {cfg.img_size} is below {cfg.model}'s smallest input "
                           f"({model_card(cfg.model).min_size} px); expected at least that")
-    return cfg.img_size or model_input_size(cfg.model)[1]
+    return resolve_model(cfg.model, img_size=cfg.img_size).input_size[1]
 
 
 def build_model(cfg: TrainConfig, data: DataBundle, *, log: Any) -> tuple[ZooModel, tuple[float, ...],
                                                                               tuple[float, ...]]:
     """(model for the data's classes, input mean, input std). With --pretrained the published
     weights are loaded (the new head keeps its fresh init) and the weights' own normalisation is used."""
-    model = create_model(cfg.model, num_classes=len(data.classes))
+    resolved = resolve_model(cfg.model, img_size=cfg.img_size)
+    model = resolved.build(num_classes=len(data.classes))
     mean, std = data.mean, data.std
     if cfg.pretrained:
         from ..models.pretrained import load_pretrained
-        from ..registry import model_card
         report = load_pretrained(model, cfg.pretrained)
-        card = model_card(cfg.model)
-        mean, std = card.mean, card.std  # the weights were trained on inputs normalised this way
+        mean, std = resolved.mean, resolved.std  # the weights were trained on inputs normalised this way
         log(f"pretrained: {report}")
+    prepare_model(model, cfg, name=cfg.model, log=log)  # --init, --se, --init-from (train/model_options.py)
     return model, mean, std
 
 
@@ -130,14 +136,22 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
         log(f"default: {note}")
     model, mean, std = build_model(cfg, data, log=log)
     pipeline, preset = build_pipeline(cfg, data, model, mean, std)
+    finetune = FineTune.from_config(cfg)
+    finetune.apply(model)  # frozen parameters never reach the optimiser
     runner = place_model(model, cfg, device, info)
     train_src, val_src = build_sources(cfg, data, device, info)
+    weights = apply_balance(cfg.balance, data, train_src, log=log)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg, len(train_src))
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     aug_gen = torch.Generator(device).manual_seed(cfg.seed * 7919 + info.rank)
+    prior = None
+    if cfg.smoothing_prior:
+        from .smoothing import class_prior
+        prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
-                 scaler, autocast_dtype(cfg.precision), aug_gen, cfg)
+                 scaler, autocast_dtype(cfg.precision), aug_gen, finetune if finetune.active else None,
+                 None if weights is None else weights.to(device), prior, cfg=cfg)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:

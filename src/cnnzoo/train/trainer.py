@@ -9,7 +9,6 @@ stopping. After the last epoch: the best weights are tested and the report writt
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -18,12 +17,10 @@ from typing import Any
 
 import torch
 
-from ..config import to_mapping
-from ..data import DataBundle
-from ..data.augment import BatchPipeline
 from ..errors import CheckpointError
-from ..models.base import ZooModel
+from ..input_size import format_chw
 from . import checkpoint as ckpt
+from .checkpoint_meta import CheckpointMeta
 from . import distributed as dist
 from .config import TrainConfig
 # re-exported: `from cnnzoo.train.trainer import pick_device` keeps working
@@ -31,6 +28,7 @@ from .device import autocast_dtype, pick_device  # noqa: F401
 from .engine import evaluate, train_one_epoch
 from .guards import check_finite_epoch, finite_weights, first_epoch_unfinished
 from .metrics import Metrics
+from .optim import observe_plateau
 from .progress import EpochProgress
 from .provenance import collect as collect_provenance
 from .run_folder import RunFolder
@@ -48,22 +46,6 @@ class RunResult:
     wall_s: float
 
 
-def model_meta(model: ZooModel, data: DataBundle, pipeline: BatchPipeline, cfg: TrainConfig) -> dict[str, Any]:
-    """What a checkpoint must hold to rebuild the model and its preprocessing without the run."""
-    return {
-        "model": model.model_name,
-        "model_args": model.model_args,
-        "model_spec": getattr(model, "spec_text", None),
-        "classes": list(data.classes),
-        "input_size": [model.in_chans, *pipeline.out_size],
-        "mean": list(pipeline.mean),
-        "std": list(pipeline.std),
-        "data": {"name": data.name, "channels": data.channels, "hflip_valid": data.hflip_valid,
-                 "eval_crop": data.eval_crop},
-        "config": to_mapping(cfg),
-    }
-
-
 class Trainer:
     """One training run. `Trainer(cfg).run()`; `Trainer.resume(run_dir).run()` continues one."""
 
@@ -73,7 +55,7 @@ class Trainer:
         self.cfg, self.argv = cfg, list(sys.argv[1:] if argv is None else argv)
         self.out = stream or sys.stderr
         self.parts = build_parts(cfg, stream=self.out)
-        self.cfg = cfg = self.parts.cfg  # with the derived defaults (train.defaults)
+        self.cfg = cfg = self.parts.cfg or cfg  # with the derived defaults (train.defaults)
         self.dist, self.device = self.parts.dist, self.parts.device
         self.verbose = self.dist.is_main and not cfg.quiet
         self.data, self.model, self.pipeline = self.parts.data, self.parts.model, self.parts.pipeline
@@ -85,6 +67,7 @@ class Trainer:
                        else RunFolder.create(cfg, is_main=self.dist.is_main))
         self.run_dir = self.folder.path
         self.best_state: dict[str, torch.Tensor] | None = None  # in memory on every rank
+        self.meta = CheckpointMeta.of_run(self.model, self.data, self.pipeline, cfg)
 
     def log(self, text: str) -> None:
         if self.verbose:
@@ -109,6 +92,10 @@ class Trainer:
 
     def _load_state(self, state: dict[str, Any]) -> None:
         p = self.parts
+        saved = CheckpointMeta.from_json(state["meta"], source="last.state.pt")
+        if saved.classes != self.meta.classes:
+            raise CheckpointError(f"the run was trained on classes {list(saved.classes)[:10]} but {self.cfg.data} "
+                                  f"now has {list(self.meta.classes)[:10]}: resume with the same data")
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as e:
@@ -145,14 +132,12 @@ class Trainer:
             "rng": rng_states,  # one entry per rank
             **self.tracker.state(),
             "history": self.history, "train_time": self.train_time, "train_samples": self.train_samples,
-            "meta": json.dumps(model_meta(self.model, self.data, self.pipeline, self.cfg)),
+            "meta": self.meta.to_json(),
         }
 
     def _epoch_meta(self) -> dict[str, Any]:
-        meta = model_meta(self.model, self.data, self.pipeline, self.cfg)
         row = self.history[-1] if self.history else {}
-        meta.update(epoch=self.epoch, metrics={k: v for k, v in row.items() if k != "epoch"})
-        return meta
+        return self.meta.with_metrics(self.epoch, {k: v for k, v in row.items() if k != "epoch"}).to_dict()
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -165,7 +150,10 @@ class Trainer:
     def _run(self) -> RunResult:
         self._start_outputs()
         self.log(self._banner())
-        while self.epoch < self.cfg.epochs:
+        if self.cfg.finetune == "linear-probe":  # no gradient steps: a fitted classifier (train.finetune)
+            from .finetune import run_linear_probe
+            run_linear_probe(self)
+        while self.epoch < self.cfg.epochs and self.cfg.finetune != "linear-probe":
             self._epoch()
             if self.tracker.should_stop:
                 t = self.tracker
@@ -199,14 +187,17 @@ class Trainer:
             row.update(val_loss=val.loss, val_acc=val.top1, val_macro_f1=val.macro_f1)
             if val.top5 is not None:
                 row["val_top5"] = val.top5
-        improved = self.tracker.update(self.epoch, val) and finite_weights(self.model.state_dict())
+                improved = self.tracker.update(self.epoch, val) and finite_weights(self.model.state_dict())
+        if observe_plateau(p.scheduler, val.top1 if val is not None else None):  # --schedule plateau
+            self.log(f"          validation accuracy stalled: learning rate now {p.optimizer.param_groups[0]['lr']:.3g}")
         self.history.append(row)
         if improved:  # every rank holds the same weights (DDP) and the same reduced metrics
             self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
         rng_states = dist.gather_objects(self._rng_state())
         if self.dist.is_main:
             if val is not None:
-                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f}"
+                self.log(f"          val loss {val.loss:.4f} acc {val.top1:.4f} macro-F1 {val.macro_f1:.4f} "
+                         f"micro-F1 {val.micro_f1:.4f}"
                          f"{'  (best)' if improved else ''}")
             self.folder.log_epoch(self.history)
             if improved:
@@ -236,7 +227,7 @@ class Trainer:
         d, m = self.data, self.model
         params = sum(p.numel() for p in m.parameters())
         return (f"cnnzoo train: {m.model_name} ({params:,} parameters) on {d.description}\n"
-                f"  split {d.sizes()}, input {m.in_chans}x{self.pipeline.out_size[0]}x{self.pipeline.out_size[1]}, "
+                f"  split {d.sizes()}, input {format_chw(self.meta.input_size)}, "
                 f"augment {self.parts.augment_name}, device {self.device}"
                 f"{f' x {self.dist.world} processes' if self.dist.enabled else ''}, precision {self.cfg.precision}\n"
                 f"  run folder {self.run_dir}")
