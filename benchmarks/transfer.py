@@ -178,6 +178,34 @@ class _Identity(torch.nn.Module):
         return self.model.fc
 
 
+def plot(rows: list[dict], path: str, title: str) -> None:
+    """Test accuracy per row (bars, grouped by images per class), wall time in the labels."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(r["row"] for r in rows))
+    sizes = list(dict.fromkeys(r["per_class"] for r in rows))
+    fig, ax = plt.subplots(figsize=(7.5, 3.6), dpi=110)
+    width = 0.8 / len(sizes)
+    for k, n in enumerate(sizes):
+        acc = {r["row"]: r for r in rows if r["per_class"] == n}
+        xs = [i + (k - (len(sizes) - 1) / 2) * width for i in range(len(names))]
+        bars = ax.bar(xs, [100 * acc[m]["test_acc"] if m in acc else 0 for m in names], width,
+                      label=f"{n} images/class")
+        for b, m in zip(bars, names):
+            if m in acc:
+                ax.annotate(f"{100 * acc[m]['test_acc']:.1f}%\n{acc[m]['wall_s']:.0f} s",
+                            (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(names)), [m.replace(", ", "\n") for m in names], fontsize=9)
+    ax.set_ylabel("test accuracy, %")
+    ax.set_ylim(0, 110)
+    ax.axhline(10, color="grey", lw=0.8, ls=":")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default="/work/data")
@@ -190,7 +218,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the rows here")
+    p.add_argument("--plot", metavar="PNG", help="bar chart of the rows")
+    p.add_argument("--plot-only", metavar="JSON", help="only draw --plot from a --json file of an earlier run")
     args = p.parse_args()
+    if args.plot_only:
+        saved = json.loads(Path(args.plot_only).read_text())
+        a = saved["args"]
+        plot(saved["rows"], args.plot, f"EfficientNet-Lite0 on Fashion-MNIST, {a['size']} px, {a['epochs']} epochs, "
+             f"{a['test_images']} test images (dotted: chance)")
+        return
     torch.set_num_threads(args.threads)
     data = load_data("fashion-mnist", size=28, data_dir=args.data_dir, download=False, val_fraction=0.0)
     test = per_class_subset(data.test, args.test_images // 10, seed=args.seed + 1)
@@ -206,6 +242,8 @@ def main() -> None:
         print(f"{n}/class: pretrained fine-tuned - scratch = {gain:+.1f} points (goal at 50/class: >= +10)")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    if args.plot:
+        plot(rows, args.plot, f"EfficientNet-Lite0 on Fashion-MNIST, {args.size} px, {args.epochs} epochs")
 
 
 if __name__ == "__main__":

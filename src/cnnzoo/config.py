@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -47,7 +48,7 @@ def _describe(tp: Any) -> str:
         text = "one of " + ", ".join(map(str, typing.get_args(inner)))
     else:
         text = getattr(inner, "__name__", str(inner))
-        text = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}.get(text, text)
+        text = {"int": "an integer", "float": "a finite number", "str": "a string", "bool": "true or false"}.get(text, text)
     return text + (" or null" if optional else "")
 
 
@@ -79,8 +80,8 @@ def coerce(tp: Any, value: Any, *, where: str) -> Any:
                 raise ValueError
             return int(value)
         if inner is float:
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ValueError  # nan and inf pass every range check: never a valid setting
             return float(value)
         if inner is str:
             if isinstance(value, str | int | float) and not isinstance(value, bool):

@@ -22,5 +22,9 @@ class DataError(CnnzooError, ValueError):
     """A data set, folder or image that cannot be used as asked."""
 
 
+class OutputError(CnnzooError, OSError):
+    """A file that cannot be written: disk full, read-only folder, a file where a folder should be."""
+
+
 class CheckpointError(CnnzooError, ValueError):
     """A checkpoint that is missing, unsafe, or does not fit the model."""

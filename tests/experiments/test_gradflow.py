@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnzoo.experiments.gradflow import DESIGNS, DeepConvNet, GradflowSettings, layer_statistics, run_gradflow
+from cnnzoo.experiments.deep_nets import DeepConvNet, layer_statistics
+from cnnzoo.experiments.gradflow import DESIGNS, GradflowSettings, run_gradflow
 
 
 @pytest.mark.parametrize("design", DESIGNS)

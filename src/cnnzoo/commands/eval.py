@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
 from ._argtypes import at_least
 from ._common import add_model_source_arguments, print_summary
 
@@ -35,13 +36,21 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
     run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
     png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
-    plot_confusion(metrics.confusion, loaded.classes, png,
-                   title=f"{loaded.meta.model} on {Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
+    try:
+        plot_confusion(metrics.confusion, loaded.classes, png, title=f"{loaded.meta.model} on "
+                       f"{Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
+    except OSError as e:  # a read-only run folder: the metrics still count
+        if args.confusion:
+            raise OutputError(f"--confusion {png}: cannot write it ({e.strerror or e})") from None
+        warnings.warn(f"cannot write the confusion matrix {png} ({e.strerror or e}); "
+                      "pass --confusion FILE.png to put it elsewhere", stacklevel=1)
+        png = None
     if args.json:
         print(json.dumps({**metrics.headline(), "count": metrics.count, "split": args.split, "data": data_name}))
     else:
         print_summary(f"{Path(data_name).name} {args.split}" + (" (TTA)" if args.tta else ""), metrics, sys.stdout)
-        print(f"confusion matrix: {png}")
+        if png is not None:
+            print(f"confusion matrix: {png}")
     return 0
 
 

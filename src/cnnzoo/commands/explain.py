@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ._argtypes import at_least, finite_float
+
 METHODS = ("filters", "patches", "classviz", "gradcam", "activations", "stats")
 
 
@@ -221,15 +223,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _data_options(m: argparse.ArgumentParser, *, batch: int) -> None:
     m.add_argument("--data", required=True, metavar="D", help="a built-in data set name or an image folder")
     m.add_argument("--data-dir", default="data", metavar="DIR", help="where built-in data sets are stored")
-    m.add_argument("--batch-size", type=int, default=batch)
+    m.add_argument("--batch-size", type=at_least(1, 100_000), default=batch)
     m.add_argument("--seed", type=int, default=0, help="the data split's seed")
 
 
 def _filters_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--layer", help="a convolution, or a block whose first convolution is shown "
                                    "(module path or feature_info index; default: the first layer)")
-    m.add_argument("--max-kernels", type=int, default=64, help="kernels shown at most")
-    m.add_argument("--max-inputs", type=int, default=16, help="input channels shown at most (deeper layers)")
+    m.add_argument("--max-kernels", type=at_least(1), default=64, help="kernels shown at most")
+    m.add_argument("--max-inputs", type=at_least(1), default=16, help="input channels shown at most (deeper layers)")
 
 
 def _channel_list(text: str) -> list[int]:
@@ -243,21 +245,21 @@ def _patches_options(m: argparse.ArgumentParser) -> None:
     _data_options(m, batch=128)
     m.add_argument("--layer", action="append", help="layer(s) to show, one grid each (module path or feature_info "
                                                     "index; default: every stage but the last)")
-    m.add_argument("--top", type=int, default=9, help="patches per channel")
+    m.add_argument("--top", type=at_least(1), default=9, help="patches per channel")
     m.add_argument("--channels", type=_channel_list, help="channels to show, e.g. 0,5,9")
-    m.add_argument("--max-channels", type=int, default=16, help="without --channels: the first N channels")
-    m.add_argument("--limit", type=int, default=2000, help="images of the test split searched")
+    m.add_argument("--max-channels", type=at_least(1), default=16, help="without --channels: the first N channels")
+    m.add_argument("--limit", type=at_least(1), default=2000, help="images of the test split searched")
 
 
 def _classviz_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--class", dest="classes", action="append", required=True, metavar="C",
                    help="class name or index (repeat for several)")
-    m.add_argument("--steps", type=int, default=200)
-    m.add_argument("--lr", type=float, default=0.05)
-    m.add_argument("--l2", type=float, default=1e-3, help="lambda of the L2 penalty on the normalised image")
-    m.add_argument("--jitter", type=int, default=2, help="random shift per step, pixels")
-    m.add_argument("--blur-every", type=int, default=0, help="Gaussian blur every N steps (pixel parameterisation)")
-    m.add_argument("--blur-sigma", type=float, default=0.5)
+    m.add_argument("--steps", type=at_least(1), default=200)
+    m.add_argument("--lr", type=finite_float, default=0.05)
+    m.add_argument("--l2", type=finite_float, default=1e-3, help="lambda of the L2 penalty on the normalised image")
+    m.add_argument("--jitter", type=at_least(0), default=2, help="random shift per step, pixels")
+    m.add_argument("--blur-every", type=at_least(0), default=0, help="Gaussian blur every N steps (pixel parameterisation)")
+    m.add_argument("--blur-sigma", type=finite_float, default=0.5)
     m.add_argument("--param", choices=("pixel", "fft"), default="pixel",
                    help="fft: 1/f-scaled spectrum with decorrelated colours (as lucent)")
     m.add_argument("--no-decorrelate", action="store_true", help="with --param fft: plain RGB")

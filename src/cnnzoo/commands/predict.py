@@ -6,7 +6,7 @@ import argparse
 import json
 import warnings
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, DataError
 from ._argtypes import at_least
 from ._common import add_backend_arguments, add_model_source_arguments
 
@@ -20,6 +20,9 @@ def run(args: argparse.Namespace) -> int:
     files = expand_inputs(args.inputs)
     results, bad = predict_fast(loaded, files, top_k=args.top_k, tta=args.tta, device=device, backend=args.backend,
                                 batch_size=args.batch_size, workers=args.workers)
+    if bad and not results:
+        shown = "; ".join(f"{p.name}: {r}" for p, r in bad[:3]) + ("; ..." if len(bad) > 3 else "")
+        raise DataError(f"none of the {len(bad)} inputs is a usable image ({shown})")
     if bad:
         listing = "\n".join(f"  {p}: {r}" for p, r in bad)
         if args.strict:

@@ -69,6 +69,9 @@ def load_data(config: DataConfig | str, *, size: int | None = None, memory_budge
         bundle = _load_folder(path, size=side, seed=cfg.seed, val_fraction=cfg.val_fraction,
                               test_fraction=cfg.test_fraction, strict=cfg.strict,
                               memory_budget=MEMORY_BUDGET if memory_budget is None else memory_budget)
+    if not len(bundle.test):  # refused rather than reported as top-1 0.0 on 0 images
+        raise DataError(f"{cfg.data}: the test split is empty (--test-fraction {cfg.test_fraction}); this data "
+                        "has no test split of its own: give --test-fraction > 0 (default 0.2)")
     from .limit import limit_bundle  # --limit-train / --limit-eval: stratified subsets for quick runs
     return limit_bundle(bundle, train=cfg.limit_train, evaluation=cfg.limit_eval, seed=cfg.seed)
 
@@ -143,8 +146,9 @@ def _load_folder(root: Path, *, size: int, seed: int, val_fraction: float, test_
     else:
         sample = torch.stack([train[i][0] for i in torch.linspace(0, len(train) - 1, min(len(train), 256)).long()])
         mean, std = channel_stats(sample)
+    # mirror images: assumed to keep their class in colour photos, not in grey scans (digits, letters)
     return DataBundle(str(root), f"image folder {root} ({len(good)} images, {len(layout.classes)} classes"
-                      f"{', streamed from disk' if not in_memory else ''})", layout.classes, channels, True,
+                      f"{', streamed from disk' if not in_memory else ''})", layout.classes, channels, channels == 3,
                       "resized-crop", train, val, test, mean, std, eval_crop, decoded.skipped)
 
 

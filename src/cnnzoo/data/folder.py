@@ -67,7 +67,8 @@ def scan_folder(root: str | Path) -> FolderLayout:
     for split, d in split_dirs.items():
         files[split] = []
         for cdir in _class_dirs(d):
-            members = [p for p in _visible(cdir.rglob("*")) if p.is_file()
+            # a dangling link or a link loop is kept: decoding names it with its reason
+            members = [p for p in _visible(cdir.rglob("*")) if (p.is_file() or (p.is_symlink() and not p.exists()))
                        and not any(part.startswith(".") for part in p.relative_to(cdir).parts)]
             if not members and split in ("all", "train"):
                 raise DataError(f"{cdir}: class folder is empty (no files); remove it or add images")

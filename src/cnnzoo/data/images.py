@@ -4,7 +4,7 @@ Valid images in any common mode are converted correctly: grey, grey+alpha, palet
 without transparency), RGBA (composited on white), CMYK, YCbCr, 1-bit, 16-bit and 32-bit
 integer grey (scaled, not clipped), float grey; EXIF orientation is applied. Files that cannot
 be used raise `BadImage` with the reason: empty, not an image, corrupt or truncated, or a
-decompression bomb (more than `MAX_PIXELS` pixels).
+decompression bomb (more than `MAX_PIXELS` pixels), or an extreme strip (aspect beyond `MAX_ASPECT`:1).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 from torch import Tensor
 
 MAX_PIXELS = 89_478_485  # PIL's own warning threshold (~ 0.25 GiB of 24-bit pixels)
+MAX_ASPECT = 20  # longer side / shorter side: beyond it a file is a strip, not an image to classify
 _WHITE = 255
 
 
@@ -97,11 +98,14 @@ def resize_square(img: Image.Image, size: int, *, crop_ratio: float = 1.0) -> Im
     crop_ratio 0.875 is the usual ImageNet evaluation protocol (resize 256, crop 224)."""
     short = max(size, round(size / crop_ratio))
     w, h = img.size
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise BadImage(f"aspect ratio {w}x{h} is beyond {MAX_ASPECT}:1 (not a picture of one object)")
     scale = short / min(w, h)
     nw, nh = max(short, round(w * scale)), max(short, round(h * scale))
-    img = img.resize((nw, nh), Image.Resampling.BILINEAR)
     left, top = (nw - size) // 2, (nh - size) // 2
-    return img.crop((left, top, left + size, top + size))
+    # only the kept region is resampled (`box`, in source pixels): memory is size x size, whatever the aspect
+    box = (left / scale, top / scale, (left + size) / scale, (top + size) / scale)
+    return img.resize((size, size), Image.Resampling.BILINEAR, box=box)
 
 
 def read_image(path: str | Path, *, channels: int, size: int | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import time
@@ -141,16 +140,16 @@ class ExperimentFolder:
         return read_run(run_dir)
 
 
-def settings_fields(cls: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
-
-
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Rows of equal keys as a GitHub markdown table (floats with 4 decimals)."""
     if not rows:
         return ""
     keys = list(rows[0])
-    cell = lambda v: f"{v:.4f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)  # noqa: E731
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.2e}" if v and abs(v) < 1e-3 else f"{v:.4f}"
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(cell(r.get(k, "")) for k in keys) + " |" for r in rows]
     return "\n".join(lines)

@@ -21,65 +21,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any
 
 from .common import ExperimentFolder, _f, figure, markdown_table
 
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
+if TYPE_CHECKING:
+    from torch import Tensor
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
 DESIGNS = ("plain", "bn", "skip", "bn+skip")
-
-
-class DeepConvNet(nn.Module):
-    """stem conv -> `depth` conv layers (3x3, `width` channels) -> global average pool -> fc."""
-
-    def __init__(self, *, depth: int, width: int, activation: str, bn: bool, skip: bool, in_chans: int = 1,
-                 num_classes: int = 10) -> None:
-        super().__init__()
-        self.skip = skip
-        self.stem = nn.Conv2d(in_chans, width, 3, padding=1)  # (N, w, H, W)
-        self.convs = nn.ModuleList(nn.Conv2d(width, width, 3, padding=1, bias=not bn) for _ in range(depth))
-        self.norms = nn.ModuleList((nn.BatchNorm2d(width) if bn else nn.Identity()) for _ in range(depth))
-        self.act = ACTIVATIONS[activation]()
-        self.fc = nn.Linear(width, num_classes)
-        self.responses: list[Tensor] = []  # filled by forward when `record` is set
-        self.record = False
-
-    def _layer(self, i: int, x: Tensor) -> Tensor:
-        r = self.norms[i](self.convs[i](x))  # (N, w, H, W): the response, after BN, before act
-        if self.record:
-            self.responses.append(r.detach())
-        return self.act(r)
-
-    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W) -> (N, classes)
-        self.responses = []
-        x = self.act(self.stem(x))
-        i = 0
-        while i < len(self.convs):
-            if self.skip and i + 1 < len(self.convs):
-                x = x + self._layer(i + 1, self._layer(i, x))
-                i += 2
-            else:
-                x = self._layer(i, x)
-                i += 1
-        return self.fc(x.mean((2, 3)))
-
-
-def layer_statistics(model: DeepConvNet, x: Tensor, y: Tensor) -> list[dict[str, float]]:
-    """Per conv layer (forward order): ||dL/dW|| of its weight and the std of its response,
-    on the batch (x, y) in the model's current mode; the gradients are left in `.grad`."""
-    model.zero_grad(set_to_none=True)
-    model.record = True
-    try:
-        loss = F.cross_entropy(model(x), y)
-    finally:
-        model.record = False
-    loss.backward()
-    return [{"layer": i + 1, "grad_norm": float(conv.weight.grad.norm()), "response_std": float(r.std())}
-            for i, (conv, r) in enumerate(zip(model.convs, model.responses, strict=True))]
 
 
 @dataclass(frozen=True)
@@ -107,8 +57,11 @@ class GradflowSettings:
         return names
 
 
-def _tensors(settings: GradflowSettings, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _tensors(settings: GradflowSettings, device: Any) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """(train x, train y, test x, test y): normalised float images at `img_size`, on `device`."""
+    import torch
+    import torch.nn.functional as F
+
     from ..data import load_data
     data = load_data(settings.data, size=settings.img_size, seed=settings.seed, data_dir=settings.data_dir,
                      download=False, limit_train=settings.limit_train, limit_eval=settings.limit_eval)
@@ -122,7 +75,11 @@ def _tensors(settings: GradflowSettings, device: torch.device) -> tuple[Tensor, 
     return prepare(data.train.images), data.train.labels.to(device), prepare(data.test.images), data.test.labels.to(device)
 
 
-def _train_one(model: DeepConvNet, settings: GradflowSettings, tensors: tuple[Tensor, ...]) -> dict[str, Any]:
+def _train_one(model: Any, settings: GradflowSettings, tensors: tuple[Tensor, ...]) -> dict[str, Any]:
+    import torch
+    import torch.nn.functional as F
+
+    from .deep_nets import layer_statistics
     x, y, tx, ty = tensors
     g = torch.Generator().manual_seed(settings.seed)
     probe = torch.randperm(len(x), generator=g)[:settings.batch_size].to(x.device)
@@ -146,7 +103,10 @@ def _train_one(model: DeepConvNet, settings: GradflowSettings, tensors: tuple[Te
 
 
 def run_gradflow(settings: GradflowSettings, *, log: Any = print) -> ExperimentFolder:
+    import torch
+
     from ..train.trainer import pick_device
+    from .deep_nets import DeepConvNet
     folder = ExperimentFolder("gradflow", settings, log=log)
     device = pick_device(settings.device)
     tensors: tuple[Tensor, ...] | None = None

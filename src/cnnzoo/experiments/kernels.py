@@ -69,7 +69,8 @@ def run_kernels(settings: KernelsSettings, *, log: Any = print) -> ExperimentFol
     folder.write_text("summary.md", "\n".join([
         "# One big kernel vs stacks of small ones (VGG §2.3, Inception v3 §3)", "",
         "The same network with different kernel blocks (two of them, each conv with BN + ReLU). Block parameters "
-        "and mult-adds count the two kernel blocks only; block field is one block's receptive field, network field the last map's, in input pixels.", "",
+        "are the two kernel blocks' weights; parameters and mult-adds (per image) the whole network's; block field "
+        "is one block's receptive field, network field the last map's, in input pixels.", "",
         markdown_table(rows), "", "![kernels](kernels.png)", ""]))
     return folder
 

@@ -123,7 +123,7 @@ def plot_images(images: Sequence[Tensor], labels: Sequence[str], path: Path, *, 
     """A grid of images, each with its label above it."""
     plt = _plt()
     rows, cols = _grid_shape(len(images), cols)
-    side = max(2.4, 6.5 / cols)
+    side = max(2.4, min(4.0, 6.5 / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * side, rows * (side + 0.4) + 0.6), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k < len(images):

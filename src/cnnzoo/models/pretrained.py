@@ -141,11 +141,25 @@ def load_pretrained(model: ZooModel, source: str | Path, *, library: str | None 
         library, state = lib, fetch_state_dict(name, lib, tag or None)
     else:
         state = read_state_dict(text)
+        if library is None and _is_cnnzoo_checkpoint(text):  # our own names: no mapping needed
+            return assign_state_dict(model, state, source=text)
         library = library or _guess_library(model, state)
     mapper = _MAPPERS.get((name, library or ""))
     if mapper is None:
         raise CheckpointError(f"no {library or '/'.join(LIBRARIES)} weight mapping for {name!r}")
     return assign_state_dict(model, mapper(state), source=text)
+
+
+def _is_cnnzoo_checkpoint(path: str) -> bool:
+    """A .safetensors file written by cnnzoo (its header carries cnnzoo metadata)."""
+    if not path.endswith(".safetensors"):
+        return False
+    from safetensors import safe_open
+    try:
+        with safe_open(path, framework="pt") as f:
+            return "cnnzoo" in (f.metadata() or {})
+    except Exception:  # unreadable headers were reported by read_state_dict already
+        return False
 
 
 def _guess_library(model: ZooModel, state: StateDict) -> str | None:

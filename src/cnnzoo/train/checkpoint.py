@@ -32,7 +32,7 @@ from typing import Any, BinaryIO
 import torch
 from torch import Tensor
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, OutputError
 
 FORMAT = "cnnzoo-checkpoint/1"
 _META_KEY = "cnnzoo"
@@ -51,7 +51,10 @@ def _fsync_dir(folder: Path) -> None:
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write `path` through `write(file)` so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot write {path} ({e.strerror or e})") from None
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -59,6 +62,8 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # disk full, read-only, quota: the previous version is intact
+        raise OutputError(f"cannot write {path} ({e.strerror or e}); the previous version is kept") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -92,10 +97,11 @@ def load_weights(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    from .checkpoint_meta import parse_meta_json
     if _META_KEY in header:
-        meta = json.loads(header[_META_KEY])
+        meta = parse_meta_json(header[_META_KEY], source=str(path), full=False)
     elif path.with_suffix(".json").is_file():
-        meta = json.loads(path.with_suffix(".json").read_text())
+        meta = parse_meta_json(path.with_suffix(".json").read_text(errors="replace"), source=str(path), full=False)
     else:
         raise CheckpointError(f"{path}: safetensors file without cnnzoo metadata (model name, classes); "
                               f"to start from plain weights use `--pretrained {path}`")
@@ -140,8 +146,10 @@ def resolve(path: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """(model state dict, metadata) from any checkpoint form `resolve` accepts."""
+    from .checkpoint_meta import parse_meta_json
     p = resolve(path)
     if p.suffix == ".safetensors":
-        return load_weights(p)
+        state, meta = load_weights(p)
+        return state, parse_meta_json(json.dumps(meta), source=str(p))
     state = load_state(p)
-    return state["model"], json.loads(state["meta"])
+    return state["model"], parse_meta_json(state.get("meta"), source=str(p))

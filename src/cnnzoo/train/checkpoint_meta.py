@@ -163,3 +163,52 @@ class CheckpointMeta:
         if self.data_name is None and "data" not in given:
             raise ConfigError(f"{self.model}: the checkpoint does not say which data it was trained on: pass --data")
         return DataConfig(**{"data": self.data_name, **given})
+
+
+MAX_SIDE, MAX_CHANNELS, MAX_CLASSES = 16_384, 4096, 1_000_000
+
+
+def parse_meta_json(text: str, *, source: str, full: bool = True) -> dict[str, Any]:
+    """The metadata dict of a checkpoint, checked before anything is built from it: valid JSON,
+    an object; with `full`, one with a model name, a list of classes, an input size a network
+    can take, one mean and std per channel. A crafted or damaged record is a CheckpointError naming the key."""
+    try:
+        d = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as e:
+        raise CheckpointError(f"{source}: the cnnzoo metadata is not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise CheckpointError(f"{source}: the cnnzoo metadata is a JSON {type(d).__name__}; expected an object")
+    if not full:
+        return d
+    missing = [k for k in ("model", "classes", "input_size", "mean", "std") if k not in d]
+    if missing:
+        raise CheckpointError(f"{source}: metadata lacks {', '.join(map(repr, missing))}: not a cnnzoo checkpoint")
+    problems = _meta_problems(d)
+    if problems:
+        raise CheckpointError(f"{source}: metadata {problems[0]}: not a usable cnnzoo checkpoint")
+    return d
+
+
+def _meta_problems(d: dict[str, Any]) -> list[str]:
+    def ints(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+
+    def numbers(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+
+    size, classes = d["input_size"], d["classes"]
+    problems = []
+    if not isinstance(d["model"], str) or not d["model"]:
+        problems.append(f"'model' must be a model name, got {d['model']!r}")
+    if not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES or \
+            not all(isinstance(c, str | int) for c in classes):
+        problems.append(f"'classes' must be a list of 1..{MAX_CLASSES:,} class names, got {str(classes)[:40]}")
+    if not ints(size) or len(size) != 3 or min(size) < 1 or max(size[1:]) > MAX_SIDE or size[0] > MAX_CHANNELS:
+        problems.append(f"'input_size' must be [C, H, W] with sides in 1..{MAX_SIDE:,} and C in "
+                        f"1..{MAX_CHANNELS}, got {str(size)[:40]}")
+    for key in ("mean", "std"):
+        if not numbers(d[key]) or (ints(size) and len(size) == 3 and len(d[key]) != size[0]):
+            problems.append(f"'{key}' must be one number per input channel, got {str(d[key])[:40]}")
+    if not isinstance(d.get("model_args") or {}, dict) or not isinstance(d.get("data") or {}, dict):
+        problems.append("'model_args' and 'data' must be objects")
+    return problems

@@ -1,8 +1,10 @@
 """The training configuration: one frozen dataclass, filled from flags and/or a YAML file.
 
-The defaults are the default job's (LeNet-5 on the bundled digits: 80 epochs of batch 512,
-SGD + Nesterov momentum at lr 0.2 with a cosine schedule, ~99% test accuracy in ~12 s on two
-CPU cores); set epochs, batch size and lr for other models and data.
+The defaults are the default job's (LeNet-5 on the bundled digits: 80 epochs, SGD + Nesterov
+momentum with a cosine schedule, ~99% test accuracy in ~12 s on two CPU cores). Batch size,
+learning rate, warm-up and augmentation left unset (None / "auto") are derived from the data
+and the epochs when the run starts (`train.defaults`: 512, 0.2, none, affine on the digits);
+config.yaml holds the values used.
 
 `cnnzoo train --help` lists these fields as flags; `--config FILE.yaml` takes the same keys
 (with '-' or '_'); a run folder's `config.yaml` holds the resolved values and loads back.
@@ -57,12 +59,14 @@ class TrainConfig:
     strict: bool = _data("strict")
     # optimisation
     epochs: int = _f(80, "number of epochs", "optimisation")
-    batch_size: int = _f(512, "images per step per process", "optimisation")
+    batch_size: int | None = _f(None, "images per step per process (default: from the training-set size and "
+                                "the epochs, see train/defaults.py)", "optimisation")
     recipe: str | None = _f(None, "a paper's training recipe (`--help-recipe` lists its values and sections); "
                             "flags given with it override its values", "optimisation")
     optimizer: Literal["sgd", "adamw", "rmsprop"] = _f("sgd", "SGD with momentum, AdamW, or RMSProp (Inception v3 §8)",
                                                        "optimisation")
-    lr: float = _f(0.2, "peak learning rate", "optimisation")
+    lr: float | None = _f(None, "peak learning rate (default: 0.2 x batch/512 for SGD, 2e-3 x batch/512 for AdamW)",
+                          "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")
@@ -76,8 +80,8 @@ class TrainConfig:
                                "optimisation")
     rmsprop_eps: float = _f(1.0, "RMSProp epsilon (Inception v3 §8: 1.0)", "optimisation")
     step_gamma: float = _f(0.1, "step schedule: decay factor", "optimisation")
-    warmup_epochs: float = _f(0.0, "linear warm-up from lr/100 over this many epochs (not with onecycle)",
-                              "optimisation")
+    warmup_epochs: float | None = _f(None, "linear warm-up from lr/100 over this many epochs (not with onecycle; "
+                                     "default: 5%% of the run when epochs have 20+ steps, else none)", "optimisation")
     label_smoothing: float = _f(0.0, "label smoothing of the cross-entropy (Inception v3 §7 uses 0.1)",
                                 "optimisation")
     smoothing_prior: bool = _f(False, "smooth labels towards the training set's class frequencies instead of uniform "
@@ -112,13 +116,13 @@ class TrainConfig:
                 raise ValueError(f"{f.name} must be a finite number, got {value}")
         positive = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr}
         for key, value in positive.items():
-            if value <= 0:
+            if value is not None and value <= 0:
                 raise ValueError(f"{key} must be > 0, got {value}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         for key, value in {"weight_decay": self.weight_decay, "momentum": self.momentum,
                            "warmup_epochs": self.warmup_epochs, "early_stopping": self.early_stopping}.items():
-            if value < 0:
+            if value is not None and value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
         self.data_config  # checks the fractions, workers and img_size
         from .finetune import parse_mode

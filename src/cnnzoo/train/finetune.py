@@ -78,6 +78,7 @@ class FineTune:
     stages_trained: int | None  # None: all
     head_epochs: int = 0
     freeze_bn: bool = False
+    fixed: frozenset[str] = frozenset()  # parameters the model itself keeps frozen (never unfrozen)
 
     @classmethod
     def from_config(cls, cfg: Any) -> FineTune:
@@ -89,7 +90,8 @@ class FineTune:
 
     def apply(self, model: ZooModel) -> None:
         """The permanent freeze (before the optimiser is built, which then lacks those parameters)."""
-        keep = trainable(model, self.stages_trained)
+        self.fixed = frozenset(name for name, p in model.named_parameters() if not p.requires_grad)
+        keep = trainable(model, self.stages_trained) - self.fixed
         for name, p in model.named_parameters():
             p.requires_grad_(name in keep and not (self.freeze_bn and _is_bn_param(model, name)))
 
@@ -97,7 +99,7 @@ class FineTune:
         """Epoch `epoch` (1-based) is about to train: the head-only warm-up for the first
         `head_epochs`, then the permanent plan; frozen batch norm into evaluation mode."""
         plan = 0 if epoch <= self.head_epochs else self.stages_trained
-        keep = trainable(model, plan) & trainable(model, self.stages_trained)
+        keep = (trainable(model, plan) & trainable(model, self.stages_trained)) - self.fixed
         for name, p in model.named_parameters():
             p.requires_grad_(name in keep and not (self.freeze_bn and _is_bn_param(model, name)))
         frozen_stage = {name.rsplit(".", 1)[0] for name, p in model.named_parameters() if not p.requires_grad}

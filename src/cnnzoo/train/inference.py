@@ -64,6 +64,8 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
     The model comes back in eval mode on `device`.
     """
     text = str(source)
+    if not Path(text).exists() and ("/" in text or "\\" in text or text.endswith(".safetensors")):
+        raise CheckpointError(f"checkpoint or run folder {text!r} does not exist")
     if Path(text).exists() and not text.endswith((".yaml", ".yml")):
         if pretrained is not None:
             raise CheckpointError(f"{text} is a trained checkpoint; --pretrained goes with a model name")

@@ -27,14 +27,18 @@ from ..errors import ConfigError
 from . import checkpoint as ckpt
 from . import distributed as dist
 from .config import TrainConfig
+from .guards import first_epoch_unfinished, json_safe, remove_orphaned_temporaries
 
 
 def new_run_path(cfg: TrainConfig) -> Path:
     """Make `<output>/<name>/checkpoints` (an existing run there is an error), or with no
     name `<output>/<model>-<data>-<time>`, with -2, -3... when runs start within the same second."""
+    output = Path(cfg.output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {cfg.output}: is a file; expected a folder to hold the run folders")
     if cfg.name:
         run_dir = Path(cfg.output) / cfg.name
-        if (run_dir / "checkpoints").exists():
+        if (run_dir / "checkpoints").exists() and not first_epoch_unfinished(run_dir):
             raise ConfigError(f"run folder {run_dir} already holds a run; choose another --name, "
                               f"or continue it with --resume {run_dir}")
     else:
@@ -43,7 +47,11 @@ def new_run_path(cfg: TrainConfig) -> Path:
         while run_dir.exists():
             k += 1
             run_dir = Path(cfg.output) / f"{stem}-{k}"
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--output {cfg.output}: cannot make the run folder {run_dir} ({e.strerror}); "
+                          "expected a writable folder") from None
     return run_dir
 
 
@@ -81,6 +89,8 @@ class RunFolder:
         """config.yaml, provenance.json, and TensorBoard from the step after `epochs_done`."""
         if not self.is_main:
             return
+        for folder in (self.path, self.checkpoints):
+            remove_orphaned_temporaries(folder)
         self._write("config.yaml", yaml.safe_dump(to_mapping(cfg), sort_keys=False))
         self._write("provenance.json", json.dumps(provenance, indent=2))
         from torch.utils.tensorboard import SummaryWriter
@@ -130,7 +140,7 @@ class RunFolder:
         plot_confusion(test.confusion, classes, self.path / "confusion_matrix.png",
                        title=f"{title}: test top-1 {test.top1:.4f}")
         plot_curves(history, self.path / "learning_curves.png", title=title)
-        self._write("summary.json", json.dumps(summary, indent=2))
+        self._write("summary.json", json.dumps(json_safe(summary), indent=2))
 
     def close(self) -> None:
         if self.writer is not None:

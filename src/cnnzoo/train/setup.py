@@ -14,12 +14,14 @@ from torch import nn
 from ..data import DataBundle, load_data
 from ..data.augment import AUGMENTS, BatchPipeline
 from ..data.loaders import BatchSource
+from ..errors import ConfigError
 from ..models.base import ZooModel
 from ..resolve import resolve_model
 from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
 from .balance import apply_balance
+from .defaults import derive as derive_defaults
 from .device import autocast_dtype, pick_device
 from .finetune import FineTune
 from .model_options import prepare_model
@@ -48,10 +50,15 @@ class Parts:
     finetune: FineTune | None = None  # which parameters train per epoch (train.finetune)
     class_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights (train.balance)
     class_prior: torch.Tensor | None = None  # --smoothing-prior: the training set's class frequencies
+    cfg: TrainConfig | None = None  # the configuration with its derived defaults filled in (train.defaults)
 
 
 def input_side(cfg: TrainConfig) -> int:
     """The side images are decoded and fed at: --img-size, else the model's own."""
+    from ..registry import is_table_path, model_card
+    if cfg.img_size is not None and not is_table_path(cfg.model) and cfg.img_size < model_card(cfg.model).min_size:
+        raise ConfigError(f"--img-size {cfg.img_size} is below {cfg.model}'s smallest input "
+                          f"({model_card(cfg.model).min_size} px); expected at least that")
     return resolve_model(cfg.model, img_size=cfg.img_size).input_size[1]
 
 
@@ -124,10 +131,14 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
 
     # model geometry first: image folders are decoded straight to the model's input size
     data = load_data(cfg.data_config, size=input_side(cfg))
+    cfg, notes = derive_defaults(cfg, data, world=info.world)
+    for note in notes:
+        log(f"default: {note}")
     model, mean, std = build_model(cfg, data, log=log)
     pipeline, preset = build_pipeline(cfg, data, model, mean, std)
     finetune = FineTune.from_config(cfg)
-    finetune.apply(model)  # frozen parameters never reach the optimiser
+    if finetune.active:
+        finetune.apply(model)  # frozen parameters never reach the optimiser
     runner = place_model(model, cfg, device, info)
     train_src, val_src = build_sources(cfg, data, device, info)
     weights = apply_balance(cfg.balance, data, train_src, log=log)
@@ -141,7 +152,7 @@ def build_parts(cfg: TrainConfig, *, stream: TextIO) -> Parts:
         prior = class_prior(data.train.labels, len(data.classes)).to(device)
     return Parts(device, info, data, model, runner, pipeline, preset, train_src, val_src, optimizer, scheduler,
                  scaler, autocast_dtype(cfg.precision), aug_gen, finetune if finetune.active else None,
-                 None if weights is None else weights.to(device), prior)
+                 None if weights is None else weights.to(device), prior, cfg=cfg)
 
 
 def _start(cfg: TrainConfig) -> tuple[torch.device, dist.DistInfo]:

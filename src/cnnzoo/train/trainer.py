@@ -26,6 +26,7 @@ from .config import TrainConfig
 # re-exported: `from cnnzoo.train.trainer import pick_device` keeps working
 from .device import autocast_dtype, pick_device  # noqa: F401
 from .engine import evaluate, train_one_epoch
+from .guards import check_finite_epoch, finite_weights, first_epoch_unfinished
 from .metrics import Metrics
 from .optim import observe_plateau
 from .progress import EpochProgress
@@ -54,6 +55,7 @@ class Trainer:
         self.cfg, self.argv = cfg, list(sys.argv[1:] if argv is None else argv)
         self.out = stream or sys.stderr
         self.parts = build_parts(cfg, stream=self.out)
+        self.cfg = cfg = self.parts.cfg or cfg  # with the derived defaults (train.defaults)
         self.dist, self.device = self.parts.dist, self.parts.device
         self.verbose = self.dist.is_main and not cfg.quiet
         self.data, self.model, self.pipeline = self.parts.data, self.parts.model, self.parts.pipeline
@@ -79,7 +81,9 @@ class Trainer:
         from ..config import from_mapping, load_yaml_mapping
         state_path = run_dir / "checkpoints" / "last.state.pt"
         if not state_path.is_file():
-            raise CheckpointError(f"--resume {run_dir}: no checkpoints/last.state.pt there (nothing to resume)")
+            again = (f"; it was stopped before its first epoch ended: start it again with --name {run_dir.name}"
+                     if first_epoch_unfinished(run_dir) else "")
+            raise CheckpointError(f"--resume {run_dir}: no checkpoints/last.state.pt there (nothing to resume){again}")
         cfg = from_mapping(TrainConfig, load_yaml_mapping(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
         cfg = replace(cfg, **(overrides or {}))
         trainer = cls(cfg, run_dir=run_dir, argv=argv, stream=stream)
@@ -173,6 +177,7 @@ class Trainer:
         p, cfg = self.parts, self.cfg
         progress = EpochProgress(self.epoch + 1, cfg.epochs, len(p.train_src), enabled=self.verbose, stream=self.out)
         row, seen = train_one_epoch(p, cfg, self.epoch + 1, progress)
+        check_finite_epoch(row, lr=cfg.lr, grad_clip=cfg.grad_clip)
         self.epoch += 1
         self.train_time += row["epoch_s"]
         self.train_samples += seen
@@ -182,7 +187,7 @@ class Trainer:
             row.update(val_loss=val.loss, val_acc=val.top1, val_macro_f1=val.macro_f1)
             if val.top5 is not None:
                 row["val_top5"] = val.top5
-        improved = self.tracker.update(self.epoch, val)
+                improved = self.tracker.update(self.epoch, val) and finite_weights(self.model.state_dict())
         if observe_plateau(p.scheduler, val.top1 if val is not None else None):  # --schedule plateau
             self.log(f"          validation accuracy stalled: learning rate now {p.optimizer.param_groups[0]['lr']:.3g}")
         self.history.append(row)
