@@ -73,7 +73,7 @@ CASES = [
     ("show-input-zero", "show lenet5 --input 3x0x0", 2, "--input"),
     ("show-input-garbage", "show lenet5 --input big", 2, "--input"),
     ("show-input-huge", "show lenet5 --input 1x100000x100000", 2, "--input"),
-    ("compare-runs-0", "compare lenet5 --runs 0 --no-latency", 2, "--runs"),
+    ("compare-repeats-0", "compare lenet5 --repeats 0", 2, "--repeats"),
     ("eval-batch-0", "eval {run} --batch-size 0", 2, "--batch-size"),
     ("predict-top-k-0", "predict {run} {tmp}/junk --top-k 0", 2, "--top-k"),
     ("train-batch-0", "train --batch-size 0 --epochs 1 --output {tmp}/out", 2, "batch_size"),
