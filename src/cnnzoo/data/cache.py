@@ -41,7 +41,11 @@ def fingerprint(paths: list[Path], *, size: int, crop_ratio: float) -> str:
     """A key that changes when any file is added, removed, replaced or touched, or the size changes."""
     h = hashlib.sha256(f"v{VERSION} size={size} crop={crop_ratio}\n".encode())
     for p in paths:
-        st = p.stat()
+        try:
+            st = p.stat()
+        except OSError:  # a dangling link or a link loop: decoding names it with its reason
+            h.update(f"{p}\0unreadable\n".encode())
+            continue
         h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:32]
 

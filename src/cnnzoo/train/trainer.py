@@ -187,7 +187,7 @@ class Trainer:
             row.update(val_loss=val.loss, val_acc=val.top1, val_macro_f1=val.macro_f1)
             if val.top5 is not None:
                 row["val_top5"] = val.top5
-                improved = self.tracker.update(self.epoch, val) and finite_weights(self.model.state_dict())
+        improved = self.tracker.update(self.epoch, val) and finite_weights(self.model.state_dict())
         if observe_plateau(p.scheduler, val.top1 if val is not None else None):  # --schedule plateau
             self.log(f"          validation accuracy stalled: learning rate now {p.optimizer.param_groups[0]['lr']:.3g}")
         self.history.append(row)
