@@ -132,9 +132,9 @@ class CopyReport:
 
 def init_from(model: nn.Module, run: str | Path) -> CopyReport:
     """Copy every tensor of RUN's checkpoint whose name and shape match `model`'s (in place)."""
-    from .checkpoint import read_checkpoint
-    try:
-        state, _ = read_checkpoint(run)
+    from .checkpoint import load_weights, resolve
+    try:  # only the tensors are needed: any cnnzoo weights file, however little metadata it has
+        state, _ = load_weights(resolve(run))
     except (OSError, CheckpointError) as e:
         raise ConfigError(f"--init-from {run}: {e}") from None
     own = model.state_dict()

@@ -42,7 +42,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_pe
     if cfg.schedule == "onecycle":
         return OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total, pct_start=0.25,
                           cycle_momentum=cfg.optimizer == "sgd" and cfg.momentum > 0)
-    warmup = round(cfg.warmup_epochs * steps_per_epoch)
+    warmup = round((cfg.warmup_epochs or 0.0) * steps_per_epoch)  # None: not derived (train.defaults) -> none
     if cfg.schedule == "plateau":
         return LambdaLR(optimizer, PlateauFactor(gamma=cfg.step_gamma, patience=cfg.plateau_patience, warmup=warmup))
     milestones = parse_milestones(cfg.milestones)
