@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+ROOT = Path(__file__).resolve().parents[1]  # not `from conftest import`: tests/*/conftest.py shadow it
 from PIL import Image, ImageDraw
 
 from cnnzoo.cli import main
@@ -115,7 +117,6 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("table", ["seed002_64x64.yaml", "seed002_400x400.yaml"])
 def test_seed_002_table_networks_train_show_and_eval_through_the_cli(
         table: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import ROOT
     spec = ROOT / "examples" / "tables" / table
     for c, colour in enumerate(((220, 40, 40), (40, 40, 220))):
         (tmp_path / "faces" / f"class{c}").mkdir(parents=True)
