@@ -20,6 +20,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -144,11 +145,14 @@ def save_compressed(path: Path, state: dict[str, Tensor], shared: list[str], met
         offset += sum(len(p) for p in parts)
         blobs += parts
     header = json.dumps({"tensors": entries, "meta": meta}).encode()
-    with open(path, "wb") as f:
+    from .train.checkpoint import atomic_write
+
+    def write(f: BinaryIO) -> None:
         f.write(_MAGIC + struct.pack("<Q", len(header)) + header)
         for b in blobs:
             f.write(b)
-    return path.stat().st_size
+    atomic_write(Path(path), write)  # a failed write keeps an earlier file whole
+    return Path(path).stat().st_size
 
 
 def load_compressed(path: Path) -> tuple[dict[str, Tensor], dict]:

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..errors import ConfigError
+from ._argtypes import at_least, shape
 from ._common import add_model_source_arguments
 
 
@@ -17,6 +18,30 @@ def parse_input(text: str) -> tuple[int, int, int]:
         return parse_chw(text)
     except ValueError as e:
         raise ConfigError(f"--input {e}") from None
+
+
+MAX_BATCH_BYTES = 4 * 2**30  # the fp32 input batch alone; beyond it no backend's timing is worth the wait
+
+
+def input_size(args: argparse.Namespace, loaded) -> tuple[tuple[int, int, int], int]:  # type: ignore[no-untyped-def]
+    """((C, H, W) to time: --input or the model's, checked against the model and memory; the
+    model's mult-adds at that size, counted on the CPU at batch 1)."""
+    import torch
+
+    from ..analysis import count_mult_adds
+    c, h, w = parse_input(args.input) if args.input else tuple(loaded.meta["input_size"])
+    if c != loaded.model.in_chans:
+        raise ConfigError(f"--input {args.input}: {loaded.meta.get('model')} takes {loaded.model.in_chans} channels")
+    if args.batch * c * h * w * 4 > MAX_BATCH_BYTES:
+        raise ConfigError(f"--batch {args.batch} of {c}x{h}x{w} inputs is {args.batch * c * h * w * 4 / 2**30:.0f} "
+                          f"GiB before any activation; expected at most {MAX_BATCH_BYTES // 2**30} GiB")
+    try:  # the one forward pass that also tells whether the model takes this size at all
+        with torch.device("cpu"):
+            mult_adds = count_mult_adds(loaded.model.cpu(), (c, h, w))
+    except (RuntimeError, ValueError) as e:
+        raise ConfigError(f"--input {c}x{h}x{w}: too small or otherwise unfit for {loaded.meta.get('model')} "
+                          f"({str(e).strip().splitlines()[0][:200]})") from None
+    return (c, h, w), mult_adds
 
 
 def backends_for(args: argparse.Namespace, device_type: str) -> list[str]:
@@ -32,7 +57,6 @@ def backends_for(args: argparse.Namespace, device_type: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..analysis import count_mult_adds
     from ..speed.bench import format_report, run_bench
     from ..train.inference import open_model
     from ..train.trainer import pick_device
@@ -40,12 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
-    c, h, w = parse_input(args.input) if args.input else tuple(loaded.meta["input_size"])
-    if c != loaded.model.in_chans:
-        raise ConfigError(f"--input {args.input}: {loaded.meta.get('model')} takes {loaded.model.in_chans} channels")
+    (c, h, w), mult_adds = input_size(args, loaded)
     x = torch.randn(args.batch, c, h, w, generator=torch.Generator().manual_seed(0)).to(device)
-    with torch.device("cpu"):
-        mult_adds = count_mult_adds(loaded.model.cpu(), (c, h, w))
     loaded.model.to(device)
     precision = args.precision if args.train and args.precision != "all" else "fp32"
     from ..speed.gemm import measure_rates
@@ -66,8 +86,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "beside the machine's fp32 GEMM rate and copy bandwidth measured in the same run: "
                        "%% of GEMM limit = mult-adds x img/s / GEMM rate.")
     add_model_source_arguments(p, what="the model to time")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--input", metavar="CxHxW", help="input size (default: the model's)")
+    p.add_argument("--batch", type=at_least(1, 65536), default=8)
+    p.add_argument("--input", metavar="CxHxW", type=shape, help="input size (default: the model's)")
     p.add_argument("--train", action="store_true", help="time training steps (forward + backward + SGD step)")
     p.add_argument("--precision", choices=("all", "fp32", "bf16", "fp16"), default="all",
                    help="inference: which half-precision rows to add on CUDA (default all); "
@@ -75,8 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", action="append", metavar="NAME",
                    choices=("eager", "channels_last", "compile", "onnxruntime", "bf16", "fp16"),
                    help="time only these (repeatable)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed batches per backend")
-    p.add_argument("--repeats", type=int, default=10, help="timed batches per backend (medians reported)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--warmup", type=at_least(0, 10_000), default=3, help="untimed batches per backend")
+    p.add_argument("--repeats", type=at_least(1, 100_000), default=10, help="timed batches per backend (medians reported)")
+    p.add_argument("--threads", type=at_least(1, 1024), help="torch CPU threads (default: torch's)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._argtypes import at_least
+from ._argtypes import PLOT_SUFFIXES, at_least, output_file
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "config keys in which the runs differ.")
     p.add_argument("models", nargs="*", metavar="MODEL")
     p.add_argument("--runs", nargs="+", metavar="RUN", default=[], help="run folders: overlay their learning curves")
-    p.add_argument("--plot", metavar="FILE.png", help="write the chart there (--runs: default runs_compared.png)")
+    p.add_argument("--plot", metavar="FILE.png", type=output_file(*PLOT_SUFFIXES), help="write the chart there (--runs: default runs_compared.png)")
     p.add_argument("--metric", choices=("top1", "top5"), default="top1", help="accuracy on the chart's y axis")
     p.add_argument("--repeats", type=at_least(1, 1000), default=5, help="timed forward passes per model (median)")
     p.add_argument("--no-latency", action="store_true", help="skip the latency measurement")

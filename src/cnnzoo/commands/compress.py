@@ -7,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
+from ._argtypes import at_least, fraction, output_file, positive_float
 from ._common import add_model_source_arguments
 
 
@@ -43,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..compression import compress_, compressible, load_compressed, measure, save_compressed
     from ..train.device import pick_device
     from ..train.inference import open_model
-    if not 0 <= args.prune < 1 or not 1 <= args.bits <= 16:
-        raise ConfigError(f"--prune must be in [0, 1) and --bits in 1..16; got {args.prune} and {args.bits}")
-    if args.retrain < 0:
-        raise ConfigError(f"--retrain must be >= 0 epochs, got {args.retrain}")
-    loaded = open_model(args.source, device=pick_device(args.device))
+    loaded = open_model(args.source, device=pick_device(args.device), pretrained=args.pretrained)
     model, data = loaded.model, _data(loaded, args)
     before_acc, count = _test_accuracy(loaded, data)
     dense_bytes = sum(t.numel() * 4 for t in model.state_dict().values() if t.is_floating_point())
@@ -88,12 +84,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "columns (params before/after, non-zero share, bits, size in MB) and the test "
                                    "accuracy before and after.")
     add_model_source_arguments(p, what="the trained run or checkpoint to compress")
-    p.add_argument("--prune", type=float, default=0.67, help="fraction of each layer's weights set to 0 (0.67)")
-    p.add_argument("--bits", type=int, default=6, help="bits per shared weight: 2^bits values per layer (6)")
-    p.add_argument("--retrain", type=int, default=0, metavar="EPOCHS",
+    p.add_argument("--prune", type=fraction, default=0.67, help="fraction of each layer's weights set to 0 (0.67)")
+    p.add_argument("--bits", type=at_least(1, 16), default=6, help="bits per shared weight: 2^bits values per layer (6)")
+    p.add_argument("--retrain", type=at_least(0, 10_000), default=0, metavar="EPOCHS",
                    help="retrain the pruned network this many epochs before sharing (Deep Compression §2; 0: none)")
-    p.add_argument("--retrain-lr", type=float, default=0.01, help="learning rate of the retraining (SGD, momentum 0.9)")
-    p.add_argument("--output", metavar="FILE.cnz", help="where to write (default: RUN/compressed.cnz)")
+    p.add_argument("--retrain-lr", type=positive_float, default=0.01, help="learning rate of the retraining (SGD, momentum 0.9)")
+    p.add_argument("--output", metavar="FILE.cnz", type=output_file(), help="where to write (default: RUN/compressed.cnz)")
     p.add_argument("--data", help="data set to measure accuracy on (default: the one it was trained on)")
     p.add_argument("--data-dir", help="where torchvision data sets are")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._argtypes import at_least, finite_float
+from ._argtypes import at_least, finite_float, output_folder, positive_float
 
 METHODS = ("filters", "patches", "classviz", "gradcam", "activations", "stats")
 
@@ -215,7 +215,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for method in METHODS:
         m = methods.add_parser(method, help=helps[method], description=helps[method])
         add_model_source_arguments(m)
-        m.add_argument("--out", default=f"explain/{method}", metavar="DIR", help="folder for the PNG and JSON files")
+        m.add_argument("--out", default=f"explain/{method}", metavar="DIR", type=output_folder, help="folder for the PNG and JSON files")
         ADD_OPTIONS[method](m)
         m.set_defaults(func=run)
 
@@ -245,21 +245,21 @@ def _patches_options(m: argparse.ArgumentParser) -> None:
     _data_options(m, batch=128)
     m.add_argument("--layer", action="append", help="layer(s) to show, one grid each (module path or feature_info "
                                                     "index; default: every stage but the last)")
-    m.add_argument("--top", type=at_least(1), default=9, help="patches per channel")
+    m.add_argument("--top", type=at_least(1, 1000), default=9, help="patches per channel")
     m.add_argument("--channels", type=_channel_list, help="channels to show, e.g. 0,5,9")
-    m.add_argument("--max-channels", type=at_least(1), default=16, help="without --channels: the first N channels")
-    m.add_argument("--limit", type=at_least(1), default=2000, help="images of the test split searched")
+    m.add_argument("--max-channels", type=at_least(1, 4096), default=16, help="without --channels: the first N channels")
+    m.add_argument("--limit", type=at_least(1, 1_000_000), default=2000, help="images of the test split searched")
 
 
 def _classviz_options(m: argparse.ArgumentParser) -> None:
     m.add_argument("--class", dest="classes", action="append", required=True, metavar="C",
                    help="class name or index (repeat for several)")
-    m.add_argument("--steps", type=at_least(1), default=200)
+    m.add_argument("--steps", type=at_least(1, 100_000), default=200)
     m.add_argument("--lr", type=finite_float, default=0.05)
     m.add_argument("--l2", type=finite_float, default=1e-3, help="lambda of the L2 penalty on the normalised image")
-    m.add_argument("--jitter", type=at_least(0), default=2, help="random shift per step, pixels")
+    m.add_argument("--jitter", type=at_least(0, 4096), default=2, help="random shift per step, pixels")
     m.add_argument("--blur-every", type=at_least(0), default=0, help="Gaussian blur every N steps (pixel parameterisation)")
-    m.add_argument("--blur-sigma", type=finite_float, default=0.5)
+    m.add_argument("--blur-sigma", type=positive_float, default=0.5)
     m.add_argument("--param", choices=("pixel", "fft"), default="pixel",
                    help="fft: 1/f-scaled spectrum with decorrelated colours (as lucent)")
     m.add_argument("--no-decorrelate", action="store_true", help="with --param fft: plain RGB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._argtypes import at_least, output_file
 from ._common import add_model_source_arguments
 
 
@@ -41,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "with ONNX Runtime on a batch of real photo crops (max abs logit difference <= 1e-4). "
                            "Export runs on the CPU in fp32.")
     add_model_source_arguments(o, what="the model to export")
-    o.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.onnx")
-    o.add_argument("--parity-batch", type=int, default=8, metavar="N",
+    o.add_argument("-o", "--output", type=output_file(".onnx"), required=True, metavar="FILE.onnx")
+    o.add_argument("--parity-batch", type=at_least(3, 256), default=8, metavar="N",
                    help="images in the parity check (at least 3; 2 are traced)")
     o.set_defaults(func=run)

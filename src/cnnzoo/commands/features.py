@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._argtypes import at_least, output_file
 from ._common import add_model_source_arguments
 
 
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         out[f"files_{name}"] = np.array([str(p) for p, _ in items] if items is not None
                                         else [f"{name}/{i}" for i in range(len(split))])
         print(f"{name}: {len(split)} images -> features {tuple(out[f'features_{name}'].shape)}")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.output, **out)
+    from ..train.checkpoint import atomic_write
+    atomic_write(Path(args.output), lambda f: np.savez_compressed(f, **out))  # an old file stays whole on failure
     print(f"wrote {args.output}")
     return 0
 
@@ -54,7 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[1].replace("\n", " "))
     add_model_source_arguments(p, what="the feature extractor")
     p.add_argument("data", metavar="DATA", help="a data set name (digits, fashion-mnist, ...) or an image folder")
-    p.add_argument("-o", "--output", required=True, metavar="FEATS.npz")
+    p.add_argument("-o", "--output", type=output_file(".npz"), required=True, metavar="FEATS.npz")
     p.add_argument("--data-dir", default="data", help="where torchvision data sets are")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=at_least(1, 100_000), default=128)
     p.set_defaults(func=run)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._argtypes import at_least
+
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import CnnzooError
@@ -28,6 +30,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "worst-classified test images; for an experiment folder, its figures and tables. "
                                    "One file, images inline, no network needed to view it.")
     p.add_argument("folder", metavar="RUN|EXPERIMENT", help="a run folder or a `cnnzoo experiment` folder")
-    p.add_argument("--worst", type=int, default=12, help="worst-classified test images to show (default: 12)")
+    p.add_argument("--worst", type=at_least(0, 1000), default=12, help="worst-classified test images to show (default: 12)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     p.set_defaults(func=run)

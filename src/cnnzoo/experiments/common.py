@@ -25,6 +25,20 @@ def _f(default: object, help: str, group: str = "experiment", **extra: object) -
     return field(default=default, metadata={"help": help, "group": group, **extra})
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def check_settings(device: str, ranges: dict[str, tuple[float | None, float, float]]) -> None:
+    """Settings checked before an experiment folder is made: `device` one of DEVICES and each
+    `name: (value, low, high)` with value None (the default) or low <= value <= high. Raises
+    ExperimentError (a ValueError: `config.from_mapping` reports it as one line)."""
+    if device not in DEVICES:
+        raise ExperimentError(f"--device {device!r}: expected one of {', '.join(DEVICES)}")
+    for name, (value, low, high) in ranges.items():
+        if value is not None and not low <= value <= high:
+            raise ExperimentError(f"--{name.replace('_', '-')} must be in {int(low):,}..{int(high):,}, got {value}")
+
+
 @dataclass(frozen=True)
 class ExperimentSettings:
     """Settings every experiment has (its own dataclass adds the rest). Defaults fit a 2-core CPU."""
@@ -42,6 +56,11 @@ class ExperimentSettings:
     device: str = _f("auto", "auto, cpu, cuda or mps", "training")
     out: str | None = _f(None, "experiment folder (default: experiments/<name>-<time>); "
                          "an existing one is reused", "output")
+
+    def __post_init__(self) -> None:
+        check_settings(self.device, {})
+        # every value the sub-runs share, checked by TrainConfig now rather than after the first sub-run
+        self.train_config(model="lenet5", name="check", folder=Path("."))
 
     def train_config(self, *, model: str, name: str, folder: Path, **overrides: Any) -> Any:
         """The TrainConfig of one sub-run: these settings, the model, `folder/runs/<name>`."""
@@ -75,10 +94,18 @@ def read_run(run_dir: str | Path) -> RunRecord:
     if missing:
         raise ExperimentError(f"{path} is not a finished run folder (no {', '.join(missing)}); "
                               "train it with `cnnzoo train` first")
-    config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
-    with open(path / "metrics.csv", newline="", encoding="utf-8") as f:
-        history = [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
-    summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+        with open(path / "metrics.csv", newline="", encoding="utf-8") as f:
+            history = [{k: float(v) for k, v in row.items() if k and v not in ("", None)} for row in csv.DictReader(f)]
+        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
+    except (yaml.YAMLError, ValueError, TypeError, OSError) as e:  # damaged by hand or by a copy
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ExperimentError(f"{path} is not a readable run folder ({first})") from None
+    if not isinstance(config, dict) or not isinstance(summary, dict) or "model" not in config:
+        raise ExperimentError(f"{path}: config.yaml / summary.json are not those of a cnnzoo run")
+    if not history or "epoch" not in history[0]:
+        raise ExperimentError(f"{path}/metrics.csv holds no epochs; expected one row per trained epoch")
     return RunRecord(path, config, history, summary)
 
 
@@ -88,12 +115,21 @@ class ExperimentFolder:
     def __init__(self, kind: str, settings: Any, *, log: Callable[[str], None] = print) -> None:
         self.kind, self.settings, self.log = kind, settings, log
         self.path = Path(settings.out) if settings.out else Path("experiments") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a file in the way, a read-only parent
+            raise ExperimentError(f"--out {self.path}: cannot make the experiment folder ({e.strerror or e}); "
+                                  "expected a folder, or a path where one can be made") from None
         wanted = {"experiment": kind, **to_mapping(settings)}
         wanted.pop("out")
         stored_file = self.path / "experiment.yaml"
         if stored_file.is_file():
-            stored = yaml.safe_load(stored_file.read_text(encoding="utf-8")) or {}
+            try:
+                stored = yaml.safe_load(stored_file.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, OSError, UnicodeDecodeError):
+                stored = None
+            if not isinstance(stored, dict):
+                raise ExperimentError(f"{stored_file} is not an experiment's settings; use another --out")
             changed = sorted(k for k in wanted.keys() | stored.keys() if stored.get(k) != wanted.get(k))
             if changed:
                 raise ExperimentError(f"{self.path} holds a {stored.get('experiment')} experiment with other settings "

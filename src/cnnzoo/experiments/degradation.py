@@ -24,6 +24,10 @@ class DegradationSettings(ExperimentSettings):
     depths: str = _f("8,20", "comma-separated depths 6n+2 (the paper: 20,32,44,56 and 110)")
     img_size: int | None = _f(16, "input side in pixels (the paper: 32 on CIFAR-10)", "data")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.depth_list()
+
     def depth_list(self) -> list[int]:
         try:
             depths = sorted({int(d) for d in self.depths.split(",") if d.strip()})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ExperimentFolder, _f, figure, markdown_table
+from .common import ExperimentFolder, _f, check_settings, figure, markdown_table
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -48,6 +48,15 @@ class GradflowSettings:
     seed: int = _f(0, "seed of data subset, initialisation and order", "training")
     device: str = _f("auto", "auto, cpu, cuda or mps", "training")
     out: str | None = _f(None, "experiment folder (default: experiments/gradflow-<time>)", "output")
+
+    def __post_init__(self) -> None:
+        check_settings(self.device, {"img_size": (self.img_size, 8, 4096), "limit_train": (self.limit_train, 1, 1e9),
+                                     "limit_eval": (self.limit_eval, 1, 1e9), "depth": (self.depth, 1, 1000),
+                                     "width": (self.width, 1, 4096), "steps": (self.steps, 1, 1e7),
+                                     "batch_size": (self.batch_size, 1, 100_000)})
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        self.activation_list()
 
     def activation_list(self) -> list[str]:
         from ..errors import ConfigError

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import ExperimentFolder, ExperimentSettings, _f, figure, markdown_table
+from .common import ExperimentFolder, ExperimentSettings, _f, check_settings, figure, markdown_table
 
 # name -> rows of one kernel block with C output channels ({c}); each conv has BN + ReLU
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -37,6 +37,18 @@ class KernelsSettings(ExperimentSettings):
     width: int = _f(32, "channels of the kernel blocks")
     blocks: str = _f(",".join(BLOCKS), f"comma-separated kernel blocks to compare, of {', '.join(BLOCKS)}")
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_settings(self.device, {"width": (self.width, 2, 4096)})  # the stem has width // 2 channels
+        self.block_names()
+
+    def block_names(self) -> list[str]:
+        from ..errors import ConfigError
+        names = [b.strip() for b in self.blocks.split(",") if b.strip()]
+        if not names or any(b not in BLOCKS for b in names):
+            raise ConfigError(f"--blocks {self.blocks!r}: expected some of {', '.join(BLOCKS)}")
+        return names
+
 
 def kernel_table(name: str, *, width: int, size: int, channels: int) -> str:
     """The network table of variant `name`: stem, two kernel blocks with pooling, gap, fc."""
@@ -49,12 +61,8 @@ def kernel_table(name: str, *, width: int, size: int, channels: int) -> str:
 
 
 def run_kernels(settings: KernelsSettings, *, log: Any = print) -> ExperimentFolder:
-    from ..errors import ConfigError
     folder = ExperimentFolder("kernels", settings, log=log)
-    names = [b.strip() for b in settings.blocks.split(",") if b.strip()]
-    unknown = [b for b in names if b not in BLOCKS]
-    if unknown or not names:
-        raise ConfigError(f"--blocks {settings.blocks!r}: expected some of {', '.join(BLOCKS)}")
+    names = settings.block_names()
     (folder.path / "tables").mkdir(exist_ok=True)
     size = settings.img_size or 28
     rows = []

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import ExperimentError, ExperimentFolder, RunTestSet, _f, error_rate, figure, markdown_table
+from .common import (ExperimentError, ExperimentFolder, RunTestSet, _f, check_settings, error_rate, figure,
+                     markdown_table)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class LesionSettings:
     seed: int = _f(0, "seed of the random deletions and swaps")
     device: str = _f("auto", "auto, cpu, cuda or mps")
     out: str | None = _f(None, "experiment folder (default: experiments/lesion-<time>)", "output")
+
+    def __post_init__(self) -> None:
+        check_settings(self.device, {"samples": (self.samples, 1, 10_000), "limit_eval": (self.limit_eval, 1, 1e9)})
 
 
 def kendall_tau(order: Sequence[int]) -> float:
@@ -141,6 +145,7 @@ def lesion_measurements(model: Any, test: RunTestSet, *, samples: int, seed: int
 def run_lesion(settings: LesionSettings, *, log: Any = print) -> ExperimentFolder:
     from ..train.trainer import pick_device
     from .common import load_test_set, read_run
+    _check_runs(settings)  # before the folder is made or a plain network trained
     folder = ExperimentFolder("lesion", settings, log=log)
     device = pick_device(settings.device)
     plain_dir = _plain_run(settings, folder)
@@ -156,6 +161,16 @@ def run_lesion(settings: LesionSettings, *, log: Any = print) -> ExperimentFolde
     plot_lesion(rows, folder.path / "lesion.png")
     folder.write_text("summary.md", _summary(rows, names))
     return folder
+
+
+def _check_runs(settings: LesionSettings) -> None:
+    """RUN and --plain must be finished runs of the ResNet family (blocks to delete)."""
+    from .common import read_run
+    for what, path in (("RUN", settings.run), ("--plain", settings.plain)):
+        model = str(read_run(path).config["model"]) if path else "resnet"
+        if not model.startswith(("resnet", "plain")):
+            raise ExperimentError(f"{what} {path} trained {model}, which has no residual blocks to delete; expected "
+                                  "a ResNet-family run (resnetD / plainD, e.g. a degradation sub-run)")
 
 
 def _plain_run(settings: LesionSettings, folder: ExperimentFolder) -> Path:

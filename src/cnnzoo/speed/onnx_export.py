@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import CnnzooError
+from ..errors import CnnzooError, OutputError
 
 OPSET = 17  # TorchScript exporter; the torch.export one needs >= 18
 DYNAMO_OPSET = 18
@@ -127,10 +128,22 @@ def export_onnx(model: nn.Module, path: str | Path, *, batch: torch.Tensor, meta
     if len(batch) < 3:
         raise ValueError("the parity batch needs at least 3 images (2 are traced)")
     model = model.float().cpu().eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    exporter, opset = _write_graph(model, batch[:2].contiguous(), path)
-    _add_metadata(path, metadata)
-    diff, scale = parity(model, ort_session(path), batch.contiguous())
-    if not diff <= tolerance(scale):
-        raise ExportError(f"{path}: ONNX Runtime logits differ from PyTorch's by {diff:.3g} > {tolerance(scale):.3g}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot write {path} ({e.strerror or e})") from None
+    # written and checked beside the target, then moved over it: a failed export keeps an older file
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .onnx ending
+    try:
+        exporter, opset = _write_graph(model, batch[:2].contiguous(), tmp)
+        _add_metadata(tmp, metadata)
+        diff, scale = parity(model, ort_session(tmp), batch.contiguous())
+        if not diff <= tolerance(scale):
+            raise ExportError(f"{path}: ONNX Runtime logits differ from PyTorch's by {diff:.3g} > "
+                              f"{tolerance(scale):.3g}")
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path} ({e.strerror or e}); the previous version is kept") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return OnnxExport(path, exporter, opset, diff, scale, len(batch), tuple(batch.shape[1:]), path.stat().st_size)

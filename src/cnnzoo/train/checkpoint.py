@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -118,7 +117,10 @@ def load_state(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - any file at all can be named here; the unpickler fails many ways
+        if isinstance(e, KeyError | IndexError | AttributeError | TypeError):  # a text file, random bytes
+            raise CheckpointError(f"{path}: not a checkpoint; expected a run folder, a .safetensors or a "
+                                  ".state.pt file") from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: refused to load: not a plain tensor checkpoint (cnnzoo loads .pt files "
                               f"with weights_only=True and never runs pickled code). {first}") from None
