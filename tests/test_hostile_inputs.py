@@ -64,6 +64,18 @@ def _craft(tmp: Path, run: Path) -> None:
     shutil.copytree(thin, loop, ignore=shutil.ignore_patterns("sliver.png"))
     os.symlink(loop / "a" / "l2.png", loop / "a" / "l1.png")
     os.symlink(loop / "a" / "l1.png", loop / "a" / "l2.png")
+    _craft_folders(tmp, run)
+
+
+def _craft_folders(tmp: Path, run: Path) -> None:
+    """Damaged copies of the run, an empty folder, a data set of empty class folders."""
+    for name in ("corrupt", "nometrics"):
+        shutil.copytree(run, tmp / name, ignore=shutil.ignore_patterns("tensorboard"))
+    (tmp / "corrupt" / "config.yaml").write_text("{{{: [")  # not YAML
+    (tmp / "nometrics" / "metrics.csv").write_text("epoch,train_loss\n")  # a header, no epochs
+    (tmp / "empty").mkdir()
+    for cls in ("a", "b"):
+        (tmp / "emptydata" / cls).mkdir(parents=True)
 
 
 CASES = [
@@ -112,6 +124,93 @@ CASES = [
                                      "{run}/checkpoints/best.safetensors", 0, ""),
     ("eval-read-only-confusion", "eval {tmp}/ro/run --confusion {tmp}/ro/run/c.png", 2, "confusion"),
     ("eval-read-only-run", "eval {tmp}/ro/run", 0, "cannot write the confusion matrix"),
+    # the commands that came later (issue 12's last sweep)
+    ("train-finetune-unknown", "train --finetune foo --epochs 1", 2, "--finetune"),
+    ("train-finetune-more-stages", "train --finetune last:99 --epochs 1 --quiet --output {tmp}/out", 2, "last:99"),
+    ("train-head-epochs-all", "train --head-epochs 1 --epochs 1 --quiet --output {tmp}/out", 0,
+     "only the classifier trains"),
+    ("train-lr-decay-0", "train --lr-decay-per-stage 0 --epochs 1 --output {tmp}/out", 2, "lr_decay_per_stage"),
+    ("train-se-0", "train --se 0 --epochs 1 --output {tmp}/out", 2, "se must be >= 1"),
+    ("train-balance-unknown", "train --balance foo --epochs 1", 2, "--balance"),
+    ("train-recipe-unknown", "train --recipe foo --epochs 1 --output {tmp}/out", 2, "--recipe"),
+    ("train-init-from-not-a-checkpoint", "train --init-from {tmp}/a_file --epochs 1 --quiet --output {tmp}/out", 2,
+     "--init-from"),
+    ("train-init-from-and-pretrained", "train --init-from {run} --pretrained {run}/checkpoints/best.safetensors "
+                                       "--epochs 1 --output {tmp}/out", 2, "init_from"),
+    ("train-resume-with-init-from", "train --resume {run} --init-from {run}", 2, "--init-from"),
+    ("predict-csv-is-folder", "predict {run} {tmp}/junk --csv {tmp}/empty", 2, "--csv"),
+    ("predict-csv-under-file", "predict {run} {tmp}/junk --csv {tmp}/a_file/s.csv", 2, "is a file"),
+    ("predict-backend-unknown", "predict {run} {tmp}/junk --backend tensorrt", 2, "--backend"),
+    ("predict-batch-0", "predict {run} {tmp}/junk --batch-size 0", 2, "--batch-size"),
+    ("predict-workers-negative", "predict {run} {tmp}/junk --workers -1", 2, "--workers"),
+    ("predict-not-a-checkpoint", "predict {tmp}/a_file {tmp}/junk", 2, "not a checkpoint"),
+    ("compare-runs-not-a-run", "compare --runs {tmp}/empty", 2, "not a finished run folder"),
+    ("compare-runs-corrupt-config", "compare --runs {tmp}/corrupt --plot {tmp}/c.png", 2, "not a readable run"),
+    ("compare-runs-empty-metrics", "compare --runs {tmp}/nometrics --plot {tmp}/c.png", 2, "holds no epochs"),
+    ("compare-runs-plot-is-folder", "compare --runs {run} --plot {tmp}/empty", 2, "--plot"),
+    ("compare-runs-plot-under-file", "compare --runs {run} --plot {tmp}/a_file/c.png", 2, "is a file"),
+    ("compare-runs-plot-format", "compare --runs {run} --plot {tmp}/c.xyz", 2, ".png"),
+    ("report-not-a-folder", "report {tmp}/a_file", 2, "not a run folder"),
+    ("report-corrupt-config", "report {tmp}/corrupt", 2, "not a readable run"),
+    ("report-empty-metrics", "report {tmp}/nometrics", 2, "holds no epochs"),
+    ("report-worst-negative", "report {run} --worst -1", 2, "--worst"),
+    ("experiment-unknown", "experiment foo", 2, "EXPERIMENT"),
+    ("experiment-epochs-0", "experiment degradation --epochs 0 --out {tmp}/exp", 2, "epochs"),
+    ("experiment-lr-negative", "experiment kernels --lr -1 --out {tmp}/exp", 2, "lr"),
+    ("experiment-limit-0", "experiment degradation --limit-train 0 --out {tmp}/exp", 2, "limit_train"),
+    ("experiment-device-unknown", "experiment degradation --device tpu --out {tmp}/exp", 2, "--device"),
+    ("experiment-depths-unknown", "experiment degradation --depths 7,9 --out {tmp}/exp", 2, "--depths"),
+    ("experiment-out-is-file", "experiment degradation --data {tmp}/emptydata --out {tmp}/a_file", 2, "--out"),
+    ("experiment-out-is-run", "experiment degradation --data {tmp}/emptydata --out {run}", 2, "run folder"),
+    ("lesion-plain-net", "experiment lesion {run} --out {tmp}/exp", 2, "no residual blocks"),
+    ("lesion-not-a-run", "experiment lesion {tmp}/empty --out {tmp}/exp", 2, "not a finished run folder"),
+    ("lesion-corrupt-run", "experiment lesion {tmp}/corrupt --out {tmp}/exp", 2, "not a readable run"),
+    ("lesion-empty-metrics", "experiment lesion {tmp}/nometrics --out {tmp}/exp", 2, "holds no epochs"),
+    ("lesion-samples-0", "experiment lesion {run} --samples 0 --out {tmp}/exp", 2, "--samples"),
+    ("gradflow-depth-0", "experiment gradflow --depth 0 --out {tmp}/exp", 2, "--depth"),
+    ("gradflow-activation-unknown", "experiment gradflow --activations swish --out {tmp}/exp", 2, "--activations"),
+    ("kernels-block-unknown", "experiment kernels --blocks 9x9 --out {tmp}/exp", 2, "--blocks"),
+    ("kernels-width-0", "experiment kernels --width 0 --out {tmp}/exp", 2, "--width"),
+    ("explain-out-is-file", "explain filters {run} --out {tmp}/a_file", 2, "--out"),
+    ("explain-out-under-file", "explain filters {run} --out {tmp}/a_file/x", 2, "is a file"),
+    ("explain-layer-unknown", "explain filters {run} --layer nosuch --out {tmp}/ex", 2, "unknown layer"),
+    ("explain-class-unknown", "explain classviz {run} --class nosuch --steps 1 --out {tmp}/ex", 2, "unknown class"),
+    ("explain-steps-huge", "explain classviz {run} --class 1 --steps 100000000000 --out {tmp}/ex", 2, "--steps"),
+    ("explain-blur-sigma-negative", "explain classviz {run} --class 1 --blur-sigma -1 --out {tmp}/ex", 2,
+     "--blur-sigma"),
+    ("explain-box-empty", "explain gradcam {run} {tmp}/junk --box 0.5,0.5,0.2,0.2 --out {tmp}/ex", 2, "--box"),
+    ("explain-top-huge", "explain patches {run} --data digits --top 100000 --out {tmp}/ex", 2, "--top"),
+    ("explain-pretrained-with-run", "explain filters {run} --pretrained x --out {tmp}/ex", 2, "--pretrained"),
+    ("explain-with-unknown-model", "explain stats {run} --data digits --with lenetx --out {tmp}/ex", 2,
+     "unknown model"),
+    ("bench-batch-0", "bench lenet5 --batch 0", 2, "--batch"),
+    ("bench-repeats-0", "bench lenet5 --repeats 0", 2, "--repeats"),
+    ("bench-warmup-negative", "bench lenet5 --warmup -1", 2, "--warmup"),
+    ("bench-threads-0", "bench lenet5 --threads 0", 2, "--threads"),
+    ("bench-input-huge", "bench lenet5 --input 1x100000x100000", 2, "--input"),
+    ("bench-input-channels", "bench lenet5 --input 3x32x32 --device cpu", 2, "channels"),
+    ("bench-input-too-small", "bench lenet5 --input 1x2x2 --device cpu", 2, "too small"),
+    ("bench-batch-memory", "bench lenet5 --batch 65536 --input 1x4096x4096 --device cpu", 2, "GiB"),
+    ("bench-not-a-checkpoint", "bench {tmp}/a_file --device cpu", 2, "not a checkpoint"),
+    ("bench-backend-unknown", "bench lenet5 --backend tensorrt", 2, "--backend"),
+    ("export-output-is-folder", "export onnx {run} -o {tmp}/empty", 2, "--output"),
+    ("export-output-under-file", "export onnx {run} -o {tmp}/a_file/m.onnx", 2, "is a file"),
+    ("export-output-suffix", "export onnx {run} -o {tmp}/m.txt", 2, ".onnx"),
+    ("export-parity-2", "export onnx {run} -o {tmp}/m.onnx --parity-batch 2", 2, "--parity-batch"),
+    ("export-format-unknown", "export tflite {run} -o {tmp}/m.onnx", 2, "FORMAT"),
+    ("features-output-is-folder", "features {run} digits -o {tmp}/empty", 2, "--output"),
+    ("features-output-suffix", "features {run} digits -o {tmp}/f.txt", 2, ".npz"),
+    ("features-batch-0", "features {run} digits -o {tmp}/f.npz --batch-size 0", 2, "--batch-size"),
+    ("features-data-empty", "features {run} {tmp}/emptydata -o {tmp}/f.npz", 2, "empty"),
+    ("features-data-unknown", "features {run} mnistx -o {tmp}/f.npz", 2, "unknown data set"),
+    ("compress-prune-1", "compress {run} --prune 1", 2, "--prune"),
+    ("compress-prune-nan", "compress {run} --prune nan", 2, "--prune"),
+    ("compress-bits-17", "compress {run} --bits 17", 2, "--bits"),
+    ("compress-retrain-negative", "compress {run} --retrain -1", 2, "--retrain"),
+    ("compress-retrain-lr-nan", "compress {run} --retrain 1 --retrain-lr nan", 2, "--retrain-lr"),
+    ("compress-output-is-folder", "compress {run} --output {tmp}/empty", 2, "--output"),
+    ("compress-pretrained-with-run", "compress {run} --pretrained x", 2, "--pretrained"),
+    ("compress-model-without-data", "compress lenet5", 2, "--data"),
 ]
 
 

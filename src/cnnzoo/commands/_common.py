@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._argtypes import at_least
+
 
 def print_summary(split: str, m: Any, stream: Any) -> None:
     top5 = f"  top-5 {m.top5:.4f}" if m.top5 is not None else ""
@@ -25,7 +27,8 @@ def add_backend_arguments(p: Any, *, batch_size: int = 32, workers: bool = True)
     """`--backend`, `--batch-size` (and `--workers`): how `predict`/`eval` run the model (speed/)."""
     p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
                    help="how the model runs (default auto: channels-last, checked against eager)")
-    p.add_argument("--batch-size", type=int, default=batch_size, help=f"images per batch (default {batch_size})")
+    p.add_argument("--batch-size", type=at_least(1, 100_000), default=batch_size,
+                   help=f"images per batch (default {batch_size})")
     if workers:
-        p.add_argument("--workers", type=int, metavar="N",
+        p.add_argument("--workers", type=at_least(0, 256), metavar="N",
                        help="processes decoding files (default: 0 for < 32 files, else up to 4)")

@@ -7,7 +7,7 @@ import json
 import warnings
 
 from ..errors import CnnzooError, DataError
-from ._argtypes import at_least
+from ._argtypes import at_least, output_file
 from ._common import add_backend_arguments, add_model_source_arguments
 
 
@@ -50,6 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     add_backend_arguments(p)
-    p.add_argument("--csv", metavar="FILE.csv", help="also write Kaggle's submission format: Id,Expected "
+    p.add_argument("--csv", metavar="FILE.csv", type=output_file(), help="also write Kaggle's submission format: Id,Expected "
                    "(file name, top-1 class name)")
     p.set_defaults(func=run)

@@ -11,6 +11,8 @@ from ..errors import ConfigError
 from ..config import from_mapping, load_yaml_mapping, merge, add_arguments
 from ._common import print_summary
 
+START_ONLY = ("model", "pretrained", "init_from", "init", "se")  # options that build or initialise the model
+
 
 def run(args: argparse.Namespace) -> int:
     from ..train.config import TrainConfig
@@ -25,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config:
             raise ConfigError("--resume takes its configuration from the run folder; drop --config")
+        built = [f"--{k.replace('_', '-')}" for k in START_ONLY if k in given]
+        if built:  # the saved weights already are the built, initialised model: these would only be recorded
+            raise ConfigError(f"--resume continues the model the run built; drop {', '.join(built)} "
+                              "(they apply when a run starts)")
         flags = from_mapping(TrainConfig, given, source="command line")
         trainer = Trainer.resume(Path(args.resume), overrides={k: getattr(flags, k) for k in given},
                                  argv=args.argv, stream=stream)
@@ -32,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         yaml_values = load_yaml_mapping(args.config) if args.config else {}
         from ..train.recipes import with_recipe
         cfg = merge(TrainConfig, with_recipe(yaml_values, given), given, source=args.config or "config")
+        if cfg.head_epochs and cfg.epochs and cfg.head_epochs >= cfg.epochs:
+            print(f"cnnzoo: warning: --head-epochs {cfg.head_epochs} >= --epochs {cfg.epochs}: only the classifier "
+                  f"trains in this run (--finetune {cfg.finetune} never starts)", file=sys.stderr)
         trainer = Trainer(cfg, argv=args.argv, stream=stream)
     result = trainer.run()
     if not trainer.dist.is_main:

@@ -123,6 +123,8 @@ class ExperimentFolder:
         wanted = {"experiment": kind, **to_mapping(settings)}
         wanted.pop("out")
         stored_file = self.path / "experiment.yaml"
+        if not stored_file.is_file() and (self.path / "config.yaml").is_file():
+            raise ExperimentError(f"--out {self.path} is a run folder; expected a new or an experiment folder")
         if stored_file.is_file():
             try:
                 stored = yaml.safe_load(stored_file.read_text(encoding="utf-8")) or {}

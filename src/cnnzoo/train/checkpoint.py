@@ -115,6 +115,10 @@ def load_state(path: Path) -> dict[str, Any]:
     """A training-state (or any .pt) file, refusing anything but tensors and plain data."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not (magic.startswith(b"PK\x03\x04") or magic[:1] == b"\x80"):  # torch's zip archive, or a bare pickle
+        raise CheckpointError(f"{path}: not a checkpoint; expected a run folder, a .safetensors or a .state.pt file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any file at all can be named here; the unpickler fails many ways

@@ -130,5 +130,9 @@ class TrainConfig:
         if not 0 < self.lr_decay_per_stage <= 1 or self.head_epochs < 0:
             raise ValueError(f"lr_decay_per_stage must be in (0, 1] and head_epochs >= 0, got "
                              f"{self.lr_decay_per_stage} and {self.head_epochs}")
+        if self.se is not None and self.se < 1:
+            raise ValueError(f"se must be >= 1 (the squeeze-and-excitation reduction ratio), got {self.se}")
+        if self.pretrained and self.init_from:
+            raise ValueError("pretrained and init_from both give the starting weights; expected one of them")
         if self.step_every < 1 or (self.grad_clip is not None and self.grad_clip <= 0):
             raise ValueError("step_every must be >= 1 and grad_clip > 0")

@@ -90,6 +90,10 @@ class FineTune:
 
     def apply(self, model: ZooModel) -> None:
         """The permanent freeze (before the optimiser is built, which then lacks those parameters)."""
+        n = len(model.feature_info)
+        if self.stages_trained is not None and self.stages_trained > n:
+            raise ConfigError(f"--finetune last:{self.stages_trained}: {type(model).__name__} has {n} stages "
+                              f"(feature_info); expected K <= {n} (or --finetune all)")
         self.fixed = frozenset(name for name, p in model.named_parameters() if not p.requires_grad)
         keep = trainable(model, self.stages_trained) - self.fixed
         for name, p in model.named_parameters():

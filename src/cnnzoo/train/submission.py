@@ -4,6 +4,7 @@ as the course's Simpsons competition scores it (seed 004)."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,10 @@ def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Pat
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise DataError(f"file names repeat across folders ({', '.join(twice[:3])}): Kaggle's Id must be unique")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(("Id", "Expected"))
-        writer.writerows(rows)
+    from .checkpoint import atomic_write
+    out, text = Path(path), io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("Id", "Expected"))
+    writer.writerows(rows)
+    atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))  # an older file stays whole on failure
     return out
