@@ -74,6 +74,8 @@ def _craft_folders(tmp: Path, run: Path) -> None:
     (tmp / "corrupt" / "config.yaml").write_text("{{{: [")  # not YAML
     (tmp / "nometrics" / "metrics.csv").write_text("epoch,train_loss\n")  # a header, no epochs
     (tmp / "empty").mkdir()
+    (tmp / "exp_unfinished").mkdir()
+    (tmp / "exp_unfinished" / "experiment.yaml").write_text("experiment: degradation\n")  # killed mid-way
     for cls in ("a", "b"):
         (tmp / "emptydata" / cls).mkdir(parents=True)
 
@@ -153,6 +155,7 @@ CASES = [
     ("report-not-a-folder", "report {tmp}/a_file", 2, "not a run folder"),
     ("report-corrupt-config", "report {tmp}/corrupt", 2, "not a readable run"),
     ("report-empty-metrics", "report {tmp}/nometrics", 2, "holds no epochs"),
+    ("report-unfinished-experiment", "report {tmp}/exp_unfinished", 2, "unfinished experiment"),
     ("report-worst-negative", "report {run} --worst -1", 2, "--worst"),
     ("experiment-unknown", "experiment foo", 2, "EXPERIMENT"),
     ("experiment-epochs-0", "experiment degradation --epochs 0 --out {tmp}/exp", 2, "epochs"),

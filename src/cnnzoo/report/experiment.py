@@ -43,6 +43,10 @@ def write_experiment_report(folder: str | Path) -> Path:
     """Write `folder/report.html` (from its summary.md, figures and sub-runs) and return its path."""
     from ..train.checkpoint import atomic_write
     folder = Path(folder)
+    if not (folder / "summary.md").is_file():  # stopped before its last step wrote it
+        from ..experiments.common import ExperimentError
+        raise ExperimentError(f"{folder} is an unfinished experiment (no summary.md); run the same `cnnzoo "
+                              "experiment` with this --out again to finish it")
     text = experiment_report_html(folder)
     target = folder / "report.html"
     atomic_write(target, lambda f: f.write(text.encode("utf-8")))
