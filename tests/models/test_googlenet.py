@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot, SqueezeExcite, add_squeeze_excite
-from cnnzoo.layers.inception_v1 import Inception, InceptionAux
+from cnnzoo.layers.inception_v1_modules import Inception, InceptionAux
 from cnnzoo.models.base import AuxOutputs
 from cnnzoo.models.googlenet import TABLE_1
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping

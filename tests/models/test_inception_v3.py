@@ -11,7 +11,7 @@ from torch import nn
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot, SqueezeExcite, add_squeeze_excite
-from cnnzoo.layers.inception_modules import InceptionModule
+from cnnzoo.layers.inception_v3_modules import InceptionModule
 from cnnzoo.models.base import AuxOutputs
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
 from parity import randomise

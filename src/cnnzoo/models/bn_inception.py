@@ -29,7 +29,7 @@ from typing import Literal
 from torch import nn
 
 from ..layers.conv import ConvNormAct
-from ..layers.inception_v1 import Inception, SeparableStem
+from ..layers.inception_v1_modules import Inception, SeparableStem
 from ..registry import register_model
 from .base import he_init
 from .card import ModelCard, Paper

@@ -25,7 +25,7 @@ from typing import Literal
 from torch import Tensor, nn
 
 from ..layers.conv import ConvNormAct
-from ..layers.inception_v1 import Inception, InceptionAux, SeparableStem
+from ..layers.inception_v1_modules import Inception, InceptionAux, SeparableStem
 from ..registry import register_model
 from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from ..layers.inception_modules import Conv, Mixed, Pool, Repeat, Residual, Row
+from ..layers.inception_v3_modules import Conv, Mixed, Pool, Repeat, Residual, Row
 from ..registry import register_model
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Weights
 from .inception_v3 import SE_PAPER, InceptionNet

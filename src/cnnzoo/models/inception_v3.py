@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers.conv import ConvNormAct
-from ..layers.inception_modules import (
+from ..layers.inception_v3_modules import (
     BuildOptions,
     Conv,
     Mixed,
@@ -122,7 +122,7 @@ def _check(num_classes: int, in_chans: int, drop_rate: float, se_reduction: int 
 
 
 class InceptionNet(ZooModel):
-    """A network built from a table of `Row`s (layers/inception_modules.py), then global average
+    """A network built from a table of `Row`s (layers/inception_v3_modules.py), then global average
     pooling, dropout and a linear classifier `fc`. Inception v3, v4 and Inception-ResNet subclass it."""
 
     classifier_path = "fc"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..layers.inception_modules import Conv, Mixed, Pool, Row, Split
+from ..layers.inception_v3_modules import Conv, Mixed, Pool, Row, Split
 from ..registry import register_model
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
 from .inception_v3 import InceptionNet
