@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnzoo.input_size import format_chw, format_hwc, parse_chw
-from cnnzoo.registry import model_card
+from cnnzoo.models import model_card
 from cnnzoo.resolve import resolve_model
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cnnzoo"

@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Preset = Literal["auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter"]
+from .config import Preset  # declared torch-free there, for `cnnzoo train --help`
 PRESETS = ("auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter")
 # AlexNet §4.1: the principal components of ImageNet's RGB pixel values (pixels in [0, 1]), as
 # published with fb.resnet.torch's reimplementation of the augmentation

@@ -8,8 +8,10 @@ whole as `cfg.data_config`); `data.load_data(DataConfig(...), size=...)` takes i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from .augment import Preset
+# `--augment` presets (data/augment.py says what each does)
+Preset = Literal["auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter"]
 
 MAX_IMG_SIZE = 4096  # pixels: a larger side is no classification network's input
 

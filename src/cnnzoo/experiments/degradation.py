@@ -29,7 +29,7 @@ class DegradationSettings(ExperimentSettings):
             depths = sorted({int(d) for d in self.depths.split(",") if d.strip()})
         except ValueError:
             raise ExperimentError(f"--depths {self.depths!r}: expected integers like 20,56") from None
-        from ..registry import list_models
+        from ..models import list_models
         known = sorted(int(n[6:]) for n in list_models("resnet*") if n[6:].isdigit() and f"plain{n[6:]}" in list_models())
         if len(depths) < 2 or any(d not in known for d in depths):
             raise ExperimentError(f"--depths {self.depths!r}: expected two or more of {', '.join(map(str, known))}")

@@ -16,8 +16,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from ..data.augment import Preset
-from ..data.config import DataConfig, config_field
+from ..data.config import DataConfig, Preset, config_field
 
 _f = config_field
 

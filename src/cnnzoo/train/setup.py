@@ -55,7 +55,7 @@ class Parts:
 
 def input_side(cfg: TrainConfig) -> int:
     """The side images are decoded and fed at: --img-size, else the model's own."""
-    from ..registry import is_table_path, model_card
+    from ..models import is_table_path, model_card
     if cfg.img_size is not None and not is_table_path(cfg.model) and cfg.img_size < model_card(cfg.model).min_size:
         raise ConfigError(f"--img-size {cfg.img_size} is below {cfg.model}'s smallest input "
                           f"({model_card(cfg.model).min_size} px); expected at least that")

@@ -3,12 +3,12 @@ as the course's Simpsons competition scores it (seed 004)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..csv_rows import csv_text
 
 
 def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -22,8 +22,5 @@ def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Pat
         raise DataError(f"file names repeat across folders ({', '.join(twice[:3])}): Kaggle's Id must be unique")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(("Id", "Expected"))
-        writer.writerows(rows)
+    out.write_text(csv_text(({"Id": n, "Expected": c} for n, c in rows), lineterminator="\n"), encoding="utf-8")
     return out
