@@ -291,6 +291,7 @@ for _depth, (_params, _err) in TABLE6.items():
 # (`cnnzoo experiment degradation` compares depths 8 and 20 by default).
 for _depth in (8, 14):
     register_model(f"resnet{_depth}", partial(CifarResNet, depth=_depth), ModelCard(
-        **_CIFAR_CARD, notes=f"CIFAR-10 ResNet-{_depth} (§4.2's 6n+2 design with n={(_depth - 2) // 6}; not in Table 6)"))
+        **_CIFAR_CARD,
+        notes=f"CIFAR-10 ResNet-{_depth} (§4.2's 6n+2 design with n={(_depth - 2) // 6}; not in Table 6)"))
     register_model(f"plain{_depth}", partial(CifarResNet, depth=_depth, shortcut="none"), ModelCard(
         **_CIFAR_CARD, notes=f"CIFAR-10 plain-{_depth}: ResNet-{_depth} without shortcuts (not in the paper)"))
