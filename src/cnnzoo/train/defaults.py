@@ -4,10 +4,15 @@ Options left unset (`batch_size`, `lr`, `warmup_epochs` None; `augment` "auto") 
 from what the data is, not from where it came from:
 
 - **augmentation** (what the images are): a stored side of 96 px or more is a photo:
-  `resized-crop` (Inception-style crops; flips only where the data allows them); smaller
-  images whose mirror image keeps its class (CIFAR, Fashion-MNIST, colour image folders):
-  `crop-flip`; smaller images that must not be mirrored (digits, letters, grey scans): `affine`
-  (rotation, scale, shift; no flip). Random resized crops destroy small glyphs.
+  `resized-crop` (Inception-style crops; flips only where the data allows them). Smaller
+  images: colour ones whose mirror image keeps its class (CIFAR, colour image folders) are
+  small photos: `crop-flip` (He et al. 2015 §4.2's pad-and-crop + flips); grey ones whose
+  mirror image keeps its class (Fashion-MNIST: centred objects filling a blank canvas in a
+  fixed pose) get `flip` only, because shifting them pushes the object off the canvas the test
+  images fill (crop-flip cost LeNet-5 8 points on 8,000 Fashion-MNIST images in 8 epochs:
+  78.2% against 86.2% without and 85.6% with flips only); images that must not be mirrored
+  (digits, letters, grey scans) get `affine` (rotation, scale, shift; no flip: +0.9 points
+  over none on 8,000 MNIST digits). Random resized crops destroy small glyphs.
 - **batch size** (the step budget): SGD needs a number of optimiser steps that grows with the
   data, roughly `STEPS_PER_SQRT_IMAGE * sqrt(N)` steps in the whole run for N training images
   (~120 for the 900 digits, ~360 for 8,000 MNIST digits, ~930 for 54,000). The batch is the
@@ -54,8 +59,10 @@ def pick_augment(data: DataBundle) -> tuple[str, str]:
     side, colour = stored_side(data), "colour" if data.channels == 3 else "grey"
     if side >= PHOTO_SIDE:
         return "resized-crop", f"{colour} photos of {side} px"
+    if data.hflip_valid and data.channels == 3:
+        return "crop-flip", f"small {colour} photos, mirror images keep their class"
     if data.hflip_valid:
-        return "crop-flip", f"small {colour} images, mirror images keep their class"
+        return "flip", f"small {colour} images of centred objects, mirror images keep their class"
     return "affine", f"small {colour} images that must not be mirrored"
 
 
