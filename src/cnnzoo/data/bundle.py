@@ -31,7 +31,6 @@ class DataBundle:
     classes: tuple[str, ...]
     channels: int  # channels of the stored images (1 or 3)
     hflip_valid: bool
-    default_augment: str
     train: Split
     val: Split | None
     test: Split
@@ -83,7 +82,7 @@ def _load_builtin(name: str, *, seed: int, root: Path, download: bool, val_fract
         train, val = train.subset(train_idx), train.subset(val_idx)
     _check_labels(name, b.classes, (train, val, test))
     mean, std = channel_stats(train.images)
-    return DataBundle(name, b.description, b.classes, b.channels, b.hflip_valid, b.augment, train,
+    return DataBundle(name, b.description, b.classes, b.channels, b.hflip_valid, train,
                       val if len(val) else None, test, mean, std)
 
 
@@ -144,7 +143,7 @@ def _load_folder(root: Path, *, size: int, seed: int, val_fraction: float, test_
     # mirror images: assumed to keep their class in colour photos, not in grey scans (digits, letters)
     return DataBundle(str(root), f"image folder {root} ({len(good)} images, {len(layout.classes)} classes"
                       f"{', streamed from disk' if not in_memory else ''})", layout.classes, channels, channels == 3,
-                      "resized-crop", train, val, test, mean, std, eval_crop, decoded.skipped)
+                      train, val, test, mean, std, eval_crop, decoded.skipped)
 
 
 def _folder_splits(split_of: list[str], labels: torch.Tensor, *, seed: int, val_fraction: float,

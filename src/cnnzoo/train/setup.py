@@ -21,7 +21,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
 from .balance import apply_balance
-from .defaults import derive as derive_defaults
+from .defaults import derive as derive_defaults, pick_augment
 from .device import autocast_dtype, pick_device
 from .finetune import FineTune
 from .model_options import prepare_model
@@ -82,7 +82,7 @@ def build_pipeline(cfg: TrainConfig, data: DataBundle, model: ZooModel, mean: tu
                    std: tuple[float, ...]) -> tuple[BatchPipeline, str]:
     """(on-device preprocessing and augmentation, name of the augmentation preset used)."""
     size = input_side(cfg)
-    preset = data.default_augment if cfg.augment == "auto" else cfg.augment
+    preset = pick_augment(data)[0] if cfg.augment == "auto" else cfg.augment  # derived: train/defaults.py
     pipeline = BatchPipeline(out_size=(size, size), in_chans=model.in_chans, mean=mean, std=std,
                              augment=AUGMENTS[preset], hflip_valid=data.hflip_valid, eval_crop=data.eval_crop,
                              channels_last=cfg.channels_last)
