@@ -39,7 +39,8 @@ class DataConfig:
                                           "images each", "model and data")
     strict: bool = config_field(False, "make unreadable or corrupt image files an error instead of skipping them",
                                 "model and data")
-    augment: Preset = config_field("auto", "augmentation preset (auto: chosen from what the images are, see train/defaults.py)", "optimisation")
+    augment: Preset = config_field("auto", "augmentation preset (auto: chosen from what the images are, "
+                                   "see train/defaults.py)", "optimisation")
     workers: int = config_field(2, "data-loader processes for image folders streamed from disk", "execution")
     seed: int = config_field(0, "random seed: data split, initialisation, order, augmentation", "execution")
 
