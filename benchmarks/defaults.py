@@ -35,7 +35,8 @@ ROWS = {  # name -> (data, --limit-train or None)
     "fashion-60k": ("fashion-mnist", None),
 }
 # (batch, lr, augment): SGD + Nesterov, cosine; "auto" is the data's own preset, "none" none
-GRID = [(64, 0.025, "auto"), (64, 0.05, "auto"), (256, 0.1, "auto"), (64, 0.05, "none")]
+GRID = [(64, 0.01, "none"),  # a plain PyTorch script's common settings (issue 12's reference)
+        (64, 0.05, "auto"), (64, 0.1, "auto"), (256, 0.2, "auto")]
 
 
 def train(data: str, limit: int | None, epochs: int, extra: list[str], *, data_dir: str, out: Path) -> dict:
@@ -63,7 +64,7 @@ def one_row(name: str, epochs: int, args: argparse.Namespace, out: Path) -> dict
         extra = ["--batch-size", str(batch), "--lr", str(lr)] + ([] if augment == "auto" else ["--augment", augment])
         grid.append(train(data, limit, epochs, extra, data_dir=args.data_dir, out=out))
     best = max(grid, key=lambda r: r["top1"] if r["top1"] == r["top1"] else -1)
-    return {"row": name, "epochs": epochs, "default": default, "best": best}
+    return {"row": name, "epochs": epochs, "default": default, "best": best, "grid": grid}
 
 
 def table(results: list[dict]) -> str:
@@ -85,17 +86,22 @@ def main() -> int:
     p.add_argument("--epochs", nargs="+", type=int, default=[3, 8])
     p.add_argument("--grid", type=int, default=len(GRID), help="use the first N grid points")
     p.add_argument("--data-dir", default="/work/data")
-    p.add_argument("--json", metavar="FILE", help="also write the results here")
+    p.add_argument("--json", metavar="FILE", help="also write the results here (rows already in it are kept)")
     args = p.parse_args()
-    results = []
+    results: list[dict] = []
+    if args.json and Path(args.json).is_file():  # rows measured by an earlier call are kept and not rerun
+        results = json.loads(Path(args.json).read_text())
+    done = {(r["row"], r["epochs"]) for r in results}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.rows:
             for epochs in args.epochs:
+                if (name, epochs) in done:
+                    continue
                 results.append(one_row(name, epochs, args, Path(tmp)))
                 print(table(results[-1:]).splitlines()[-1], flush=True)
+                if args.json:  # after every row, so that an interrupted run keeps what it measured
+                    Path(args.json).write_text(json.dumps(results, indent=2))
     print(table(results))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
 
 

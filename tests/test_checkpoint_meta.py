@@ -12,7 +12,7 @@ from PIL import Image
 from cnnzoo.cli import main
 from cnnzoo.data import load_data
 from cnnzoo.errors import ConfigError
-from cnnzoo.registry import create_model
+from cnnzoo.models import create_model
 from cnnzoo.train.checkpoint import save_weights
 from cnnzoo.train.checkpoint_meta import CheckpointMeta
 from cnnzoo.train.config import TrainConfig

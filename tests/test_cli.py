@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]  # not `from conftest import`: tests/*/conftest.py shadow it
@@ -133,3 +134,17 @@ def test_seed_002_table_networks_train_show_and_eval_through_the_cli(
     # eval rebuilds the network from the table text the checkpoint carries, not from the file
     assert main(["eval", str(tmp_path / "t"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["top1"] == pytest.approx(trained["top1"])
+
+
+def test_a_model_name_with_cnnzoo_weights_uses_their_preprocessing_and_writes_no_stray_png(
+        trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnnzoo.train.inference import load_checkpoint, open_model
+    weights = trained_run / "checkpoints" / "best.safetensors"
+    run = load_checkpoint(trained_run, device=torch.device("cpu"))
+    named = open_model("lenet5", device=torch.device("cpu"), pretrained=str(weights))
+    # the run's own normalisation and class names, not the model card's
+    assert (named.meta.mean, named.meta.std, named.classes) == (run.meta.mean, run.meta.std, run.classes)
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "lenet5", "--pretrained", str(weights), "--data", "digits", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["top1"] > 0.5
+    assert list(tmp_path.iterdir()) == []  # no confusion PNG dropped into the working folder

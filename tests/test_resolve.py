@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cnnzoo.input_size import format_chw, format_hwc, parse_chw
-from cnnzoo.registry import model_card
+from cnnzoo.models import model_card
 from cnnzoo.resolve import resolve_model
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "cnnzoo"
@@ -49,3 +49,16 @@ def test_the_registry_imports_nothing_above_it() -> None:
     assert not [m for m in imported if m.startswith("netspec") or m == "models"
                 or (m.startswith("models.") and m not in ("models.base", "models.card"))], imported
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Import) and any("cnnzoo" in a.name for a in n.names)]
+
+
+def test_help_imports_neither_torch_nor_the_zoo() -> None:
+    """`cnnzoo --help` and every `cnnzoo <command> --help` build the whole parser: it must not
+    import torch or any model family (seconds of start-up); the public API still loads the zoo."""
+    import subprocess
+    import sys
+    code = ("import sys; from cnnzoo.cli import build_parser; build_parser(); "
+            "heavy = sorted(m for m in sys.modules if m == 'torch' or m.startswith('cnnzoo.models.')); "
+            "print(heavy); from cnnzoo import list_models; print(len(list_models()) > 100)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(SRC.parent), "PATH": ""}).stdout.split("\n")
+    assert out[:2] == ["[]", "True"], out

@@ -1,13 +1,28 @@
-"""cnnzoo: the classic convolutional networks, paper-faithful, as tables, trained and explained."""
+"""cnnzoo: the classic convolutional networks, paper-faithful, as tables, trained and explained.
+
+`import cnnzoo` is cheap: the names below are imported on first use (`cnnzoo.create_model` loads
+the zoo, `cnnzoo.models`; `cnnzoo.ZooModel` imports torch), so that `cnnzoo --help` starts fast.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from .models.base import AuxOutputs, FeatureInfo, ZooModel, split_outputs  # noqa: E402
-from .registry import create_model, get_entry, list_models, model_card, register_model  # noqa: E402
-from . import models, netspec  # noqa: E402, F401  (importing them registers the zoo and the table format)
+_LAZY = {  # public name -> the module that defines it
+    "AuxOutputs": ".models.base", "FeatureInfo": ".models.base", "ZooModel": ".models.base",
+    "split_outputs": ".models.base",
+    "create_model": ".models", "get_entry": ".models", "list_models": ".models", "model_card": ".models",
+    "register_model": ".models",
+}
 
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def summary(model: object, input_size: object = None, **kwargs: object) -> object:

@@ -4,9 +4,10 @@
     model = create_model("resnet50", num_classes=10)
     list_models("resnet*")
 
-The families register themselves when `cnnzoo.models` is imported and netspec registers its
-table format when `cnnzoo.netspec` is; the `cnnzoo` package imports both, so every import of
-`cnnzoo.<anything>` sees the whole zoo. This module imports neither.
+The families register themselves when `cnnzoo.models` is imported (its `load_zoo()` also imports
+`cnnzoo.netspec`, which registers the table format). This module imports neither: lookups that
+must see the whole zoo import them from `cnnzoo.models` (or the public `cnnzoo.create_model`, ...),
+which re-exports them with the zoo loaded.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import fnmatch
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError, UnknownModelError
-from .models.base import ZooModel
-from .models.card import ModelCard
+
+if TYPE_CHECKING:  # types only: importing models/ here would load the zoo from below
+    from .models.base import ZooModel
+    from .models.card import ModelCard
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from .input_size import CHW, parse_chw
 from .models.base import ZooModel
 from .models.card import ModelCard
-from .registry import builder_arguments, create_model, is_table_path, model_card, model_input_size
+from .models import builder_arguments, create_model, is_table_path, model_card, model_input_size
 
 SIZE_ARGUMENT = "img_size"  # the builder argument of networks whose layers depend on the input side
 

@@ -71,7 +71,7 @@ def test_mnist_reads_idx_files(tmp_path: Path, compress: bool) -> None:
 def test_fashion_mnist_uses_its_own_folder_and_classes(tmp_path: Path) -> None:
     make_mnist(tmp_path, folder="FashionMNIST")
     d = load_data("fashion-mnist", size=28, data_dir=tmp_path, download=False)
-    assert d.classes[0] == "T-shirt/top" and d.hflip_valid and d.default_augment == "crop-flip"
+    assert d.classes[0] == "T-shirt/top" and d.hflip_valid
 
 
 def test_idx_with_a_wrong_length_is_a_clear_error(tmp_path: Path) -> None:
@@ -131,3 +131,14 @@ def test_digits_split_is_stratified_fixed_by_the_seed_and_complete() -> None:
     counts = torch.bincount(a.test.labels, minlength=10)
     assert counts.min() >= 35 and counts.max() <= 37  # 20% of each class (~180 per class)
     assert a.train.images.shape[1:] == (1, 8, 8) and int(a.train.images.max()) == 255
+
+
+@pytest.mark.parametrize(("name", "make", "preset"), [
+    ("mnist", make_mnist, "affine"),  # glyphs: no mirror images
+    ("fashion-mnist", lambda root: make_mnist(root, folder="FashionMNIST"), "flip"),  # centred objects: no shifts
+    ("cifar10", make_cifar10, "crop-flip"),  # small photos: He et al. §4.2's pad-and-crop + flips
+])
+def test_auto_augmentation_follows_what_the_images_are(tmp_path: Path, name: str, make, preset: str) -> None:  # type: ignore[no-untyped-def]
+    from cnnzoo.train.defaults import pick_augment
+    make(tmp_path)
+    assert pick_augment(load_data(name, size=32, data_dir=tmp_path, download=False))[0] == preset

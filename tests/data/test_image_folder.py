@@ -119,7 +119,7 @@ def test_train_val_test_folders_are_used_as_given(tmp_path: Path) -> None:
         two_class_folder(tmp_path / "pets" / split, n)
     d = load_data(str(tmp_path / "pets"), size=16)
     assert (len(d.train), len(d.val), len(d.test)) == (8, 4, 6)
-    assert d.channels == 3 and d.default_augment == "resized-crop"
+    assert d.channels == 3 and d.hflip_valid
 
 
 def test_grey_folders_stay_single_channel(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import torch
 from cnnzoo.experiments.common import RunTestSet
 from cnnzoo.experiments.lesion import (deletable, deleted, kendall_tau, lesion_measurements, random_order,
                                        reordered, swappable_groups)
-from cnnzoo.models.resnet_cifar import CifarResNet
+from cnnzoo.models.resnet import CifarResNet
 
 
 def _block_io(model: torch.nn.Module, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from cnnzoo.cli import main
 from cnnzoo.interpret import layer_filters, layer_statistics
 from cnnzoo.interpret.filters import channel_grid, rgb_tiles
-from cnnzoo.registry import create_model
+from cnnzoo.models import create_model
 from cnnzoo.train.inference import open_model
 
 

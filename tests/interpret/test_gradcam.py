@@ -13,7 +13,7 @@ from cnnzoo.cli import main
 from cnnzoo.errors import CnnzooError
 from cnnzoo.interpret import LayerError, explain_cam, grad_cam, mass_in_box, peak
 from cnnzoo.interpret.layers import tap
-from cnnzoo.registry import create_model
+from cnnzoo.models import create_model
 
 
 def _inside(points: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:

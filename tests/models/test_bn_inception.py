@@ -88,7 +88,7 @@ def test_mult_adds_are_figure_5_arithmetic_and_30_percent_above_googlenet() -> N
 def test_rows_columns_pooling_and_sizes() -> None:
     model = meta_model()
     shapes: dict[str, tuple[int, ...]] = {}
-    for name in model.trunk:
+    for name in model.layer_names:
         model.get_submodule(name).register_forward_hook(
             lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
     model(torch.zeros(1, 3, 224, 224, device="meta"))

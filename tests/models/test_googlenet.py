@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot, SqueezeExcite, add_squeeze_excite
-from cnnzoo.layers.inception_v1 import Inception, InceptionAux
+from cnnzoo.layers.inception_v1_modules import Inception, InceptionAux
 from cnnzoo.models.base import AuxOutputs
 from cnnzoo.models.googlenet import TABLE_1
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
@@ -77,7 +77,7 @@ def test_modules_carry_table_1_columns_and_output_sizes() -> None:
     shapes: dict[str, tuple[int, ...]] = {}
     for row in TABLE_1:
         for name in row.modules[-1:]:
-            if name in model.trunk:
+            if name in model.layer_names:
                 model.get_submodule(name).register_forward_hook(
                     lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape[1:])))
     model(torch.zeros(1, 3, 224, 224, device="meta"))
@@ -156,12 +156,12 @@ def test_paper_layout_5x5_lrn_no_batchnorm_dropout() -> None:
     model = meta_model()
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert all(model.get_submodule(f"inception{r[0]}").branch3[1].conv.kernel_size == (5, 5) for r in INCEPTION_ROWS)
-    order = list(model.trunk)
+    order = list(model.layer_names)
     assert order[:7] == ["conv1", "maxpool1", "lrn1", "conv2", "conv3", "lrn2", "maxpool2"]  # Figure 3
     assert isinstance(model.lrn1, nn.LocalResponseNorm) and isinstance(model.lrn2, nn.LocalResponseNorm)
     assert model.dropout.p == 0.4 and model.aux1.dropout.p == 0.7
     tv = meta_model("googlenet_tv")
-    assert "lrn1" not in tv.trunk and tv.dropout.p == 0.2 and tv.maxpool4.kernel_size == 2
+    assert "lrn1" not in tv.layer_names and tv.dropout.p == 0.2 and tv.maxpool4.kernel_size == 2
     assert tv.inception3a.branch3[1].conv.kernel_size == (3, 3)
 
 

@@ -11,7 +11,7 @@ from torch import nn
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds, count_params
 from cnnzoo.layers.attention import AttentionSlot
-from cnnzoo.layers.inception_modules import InceptionResNetBlock
+from cnnzoo.layers.inception_v3_modules import InceptionResNetBlock
 from cnnzoo.models.pretrained import assign_state_dict, weight_mapping
 from parity import randomise
 

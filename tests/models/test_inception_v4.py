@@ -57,7 +57,7 @@ def test_grids_of_figure_9() -> None:
     assert [n for n in model.layer_names if n.startswith("Mixed_")] == (
         ["Mixed_3a", "Mixed_4a", "Mixed_5a"] + [f"Mixed_5{c}" for c in "bcde"] + ["Mixed_6a"]
         + [f"Mixed_6{c}" for c in "bcdefgh"] + ["Mixed_7a"] + [f"Mixed_7{c}" for c in "bcd"])
-    assert model.drop.p == 0.2  # "Dropout (keep 0.8)"
+    assert model.dropout.p == 0.2  # "Dropout (keep 0.8)"
 
 
 def test_reduction_a_is_table_1() -> None:

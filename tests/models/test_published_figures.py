@@ -14,7 +14,7 @@ from functools import cache
 import pytest
 
 from cnnzoo.analysis.counting import build_on_meta, count_mult_adds, count_params
-from cnnzoo.registry import list_models, model_card
+from cnnzoo.models import list_models, model_card
 
 # (model, "params" | "mult_adds") -> (relative tolerance, why the paper's figure differs)
 STATED = {

@@ -8,7 +8,7 @@ import torch
 import cnnzoo
 from cnnzoo.analysis import count_params
 from cnnzoo.layers.residual import ZeroPadShortcut
-from cnnzoo.models.resnet_cifar import TABLE6, CifarResNet
+from cnnzoo.models.resnet import TABLE6, CifarResNet
 
 DEPTHS = (20, 32, 44, 56, 110)
 

@@ -21,7 +21,7 @@ import torch
 import cnnzoo
 from cnnzoo.analysis import build_on_meta, count_mult_adds, count_params
 from cnnzoo.cli import main
-from cnnzoo.registry import get_entry
+from cnnzoo.models import get_entry
 from cnnzoo.speed.onnx_export import ExportError, export_onnx, ort_session, parity
 from cnnzoo.speed.photos import photo_batch
 

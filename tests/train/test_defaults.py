@@ -29,8 +29,8 @@ def test_digits_defaults_are_the_default_job_and_each_is_stated() -> None:
     assert notes == []  # what the user gave is not restated
 
 
-def test_lr_scales_linearly_and_warm_up_comes_with_many_steps() -> None:
+def test_lr_scales_with_sqrt_batch_and_warm_up_comes_with_many_steps() -> None:
     data = load_data("digits", size=32)
     cfg, notes = derive(TrainConfig(batch_size=32, epochs=20), data)
-    assert cfg.lr == pytest.approx(0.2 * 32 / 512) and cfg.warmup_epochs == pytest.approx(1.0)
+    assert cfg.lr == pytest.approx(0.2 * (32 / 512) ** 0.5) and cfg.warmup_epochs == pytest.approx(1.0)
     assert any(n.startswith("warm-up 1 epochs (40 steps an epoch)") for n in notes)

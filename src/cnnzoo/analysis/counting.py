@@ -67,7 +67,7 @@ class _ShapeOnly(TorchFunctionMode):
 
 def build_on_meta(name: str, **overrides: object) -> nn.Module:
     """The registered model `name` on the meta device: shapes only, no memory, no initialisation."""
-    from ..registry import create_model
+    from ..models import create_model
     with torch.device("meta"), _SkipInPlace():
         return create_model(name, **overrides)
 

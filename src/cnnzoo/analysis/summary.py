@@ -36,8 +36,6 @@ the paper's figure beside it puts it in `paper_columns()`.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -47,6 +45,7 @@ import torch
 from torch import nn
 
 from ..input_size import format_chw, format_hwc
+from ..csv_rows import csv_text
 from ..models.base import ZooModel
 from .memory import MemoryEstimate, dtype_of, optimizer_state_factor
 from .trace import Field, ModuleRecord, Trace, trace, used_params
@@ -130,12 +129,8 @@ class Summary:
 
     def to_csv(self) -> str:
         """The rows, one per line, with raw numbers (mult-adds empty where not counted)."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(self.columns), lineterminator="\n")
-        writer.writeheader()
-        for r in self.rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in r.cells(human=False).items()})
-        return buf.getvalue()
+        return csv_text(({k: ("" if v is None else v) for k, v in r.cells(human=False).items()} for r in self.rows),
+                        columns=self.columns, lineterminator="\n")
 
     # -- text --------------------------------------------------------------------------------
     def _table(self) -> list[list[str]]:
@@ -408,7 +403,7 @@ def _default_input_size(model: nn.Module) -> tuple[int, int, int] | None:
         return tuple(spec_input)  # type: ignore[return-value]
     name = getattr(model, "model_name", None)
     if name:
-        from ..registry import get_entry
+        from ..models import get_entry
         try:
             card = get_entry(name).card
         except KeyError:
@@ -426,7 +421,7 @@ def _published(model: nn.Module) -> dict[str, float]:
     name = getattr(model, "model_name", None)
     if not name or getattr(model, "spec_text", None) is not None:
         return {}
-    from ..registry import get_entry
+    from ..models import get_entry
     try:
         card = get_entry(name).card
     except KeyError:

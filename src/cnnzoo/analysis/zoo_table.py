@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..input_size import format_chw
-from ..registry import get_entry, list_models
+from ..models import get_entry, list_models
 from .counting import build_on_meta, count_mult_adds, count_params
 
 _PACKAGE = Path(__file__).resolve().parents[1]

@@ -14,13 +14,15 @@ def print_summary(split: str, m: Any, stream: Any) -> None:
     print(m.per_class_table(), file=stream)
 
 
-def add_model_source_arguments(p: Any, *, what: str = "the model") -> None:
-    """`SOURCE [--pretrained WEIGHTS] [--device D]`: what `train.inference.open_model` takes."""
+def add_model_source_arguments(p: Any, *, what: str = "the model", device: bool = True) -> None:
+    """`SOURCE [--pretrained WEIGHTS] [--device D]`: what `train.inference.open_model` takes
+    (`device=False`: no `--device`, for commands that always run on the CPU)."""
     p.add_argument("source", metavar="RUN|CHECKPOINT|MODEL",
                    help=f"{what}: a run folder, a .safetensors checkpoint, a registered model name or a table .yaml")
     p.add_argument("--pretrained", metavar="WEIGHTS",
                    help="with a model name: published weights to load (as `train --pretrained`)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    if device:
+        p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
 
 
 def add_backend_arguments(p: Any, *, batch_size: int = 32, workers: bool = True) -> None:

@@ -33,7 +33,8 @@ def _retrainer(loaded, data, args: argparse.Namespace):  # type: ignore[no-untyp
         return None
     from ..train.prune_retrain import retrain_masked
     data_cfg = loaded.meta.data_config(data=args.data)
-    augment = data_cfg.augment if data_cfg.augment != "auto" else data.default_augment
+    from ..train.defaults import pick_augment
+    augment = data_cfg.augment if data_cfg.augment != "auto" else pick_augment(data)[0]
     return lambda masks: retrain_masked(loaded.model, masks, data.train, loaded.pipeline, epochs=args.retrain,
                                         lr=args.retrain_lr, augment=augment,
                                         device=next(loaded.model.parameters()).device, seed=data_cfg.seed)

@@ -7,6 +7,7 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, OutputError
 from ._argtypes import at_least
@@ -19,7 +20,6 @@ def run(args: argparse.Namespace) -> int:
     from ..train.evaluate import evaluate
     from ..train.device import pick_device
     from ..train.inference import open_model, restrict_to_classes
-    from ..train.report import plot_confusion
     device = pick_device(args.device)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     data_cfg = loaded.meta.data_config(data=args.data, data_dir=args.data_dir, strict=args.strict)
@@ -34,8 +34,27 @@ def run(args: argparse.Namespace) -> int:
     from ..speed.fast_predict import model_for_batches
     model = model_for_batches(loaded, next(iter(source.batches()))[0], args.backend, batch_size=args.batch_size)
     metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
-    run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
-    png = Path(args.confusion) if args.confusion else run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
+    png = _write_confusion(args, loaded, metrics, data_name)
+    if args.json:
+        print(json.dumps({**metrics.headline(), "count": metrics.count, "split": args.split, "data": data_name}))
+    else:
+        print_summary(f"{Path(data_name).name} {args.split}" + (" (TTA)" if args.tta else ""), metrics, sys.stdout)
+        if png is not None:
+            print(f"confusion matrix: {png}")
+    return 0
+
+
+def _write_confusion(args: argparse.Namespace, loaded: Any, metrics: Any, data_name: str) -> Path | None:
+    """The confusion matrix PNG: `--confusion FILE`, else beside the run evaluated (a model name
+    with `--pretrained` has no run folder: nothing is written unless asked for). None if none written."""
+    if args.confusion:
+        png = Path(args.confusion)
+    elif loaded.path.exists():
+        run_dir = loaded.path.parent.parent if loaded.path.parent.name == "checkpoints" else loaded.path.parent
+        png = run_dir / f"eval_{Path(data_name).name}_{args.split}_confusion.png"
+    else:
+        return None
+    from ..train.report import plot_confusion
     try:
         plot_confusion(metrics.confusion, loaded.classes, png, title=f"{loaded.meta.model} on "
                        f"{Path(data_name).name} {args.split}: top-1 {metrics.top1:.4f}")
@@ -44,14 +63,8 @@ def run(args: argparse.Namespace) -> int:
             raise OutputError(f"--confusion {png}: cannot write it ({e.strerror or e})") from None
         warnings.warn(f"cannot write the confusion matrix {png} ({e.strerror or e}); "
                       "pass --confusion FILE.png to put it elsewhere", stacklevel=1)
-        png = None
-    if args.json:
-        print(json.dumps({**metrics.headline(), "count": metrics.count, "split": args.split, "data": data_name}))
-    else:
-        print_summary(f"{Path(data_name).name} {args.split}" + (" (TTA)" if args.tta else ""), metrics, sys.stdout)
-        if png is not None:
-            print(f"confusion matrix: {png}")
-    return 0
+        return None
+    return png
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "batch axis, class names and preprocessing in its metadata, checked against PyTorch "
                            "with ONNX Runtime on a batch of real photo crops (max abs logit difference <= 1e-4). "
                            "Export runs on the CPU in fp32.")
-    add_model_source_arguments(o, what="the model to export")
+    add_model_source_arguments(o, what="the model to export", device=False)  # export runs on the CPU
     o.add_argument("-o", "--output", type=output_file(".onnx"), required=True, metavar="FILE.onnx")
     o.add_argument("--parity-batch", type=at_least(3, 256), default=8, metavar="N",
                    help="images in the parity check (at least 3; 2 are traced)")

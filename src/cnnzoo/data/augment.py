@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-Preset = Literal["auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter"]
-PRESETS = ("auto", "none", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter")
+from .config import Preset  # declared torch-free there, for `cnnzoo train --help`
+PRESETS = ("auto", "none", "flip", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter")
 # AlexNet §4.1: the principal components of ImageNet's RGB pixel values (pixels in [0, 1]), as
 # published with fb.resnet.torch's reimplementation of the augmentation
 PCA_EIGVAL = (0.2175, 0.0188, 0.0045)
@@ -61,6 +60,7 @@ class Augment:
 
 AUGMENTS: dict[str, Augment | None] = {
     "none": None,
+    "flip": Augment(hflip=True),  # mirror images only: objects stay where the data set put them
     "affine": Augment(rotate_deg=10.0, scale=(0.9, 1.1), shift=0.1),
     "crop-flip": Augment(shift=0.125, integer_shift=True, hflip=True),
     "resized-crop": Augment(area=(0.35, 1.0), aspect=(3 / 4, 4 / 3), hflip=True),

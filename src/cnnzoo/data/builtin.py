@@ -35,7 +35,6 @@ class Builtin:
     classes: tuple[str, ...]
     channels: int
     hflip_valid: bool  # mirrored samples are still samples of their class
-    augment: str  # the default augmentation preset
     load: Callable[[Path, bool], tuple[TensorSplit, TensorSplit | None]]  # (train, test or None)
     description: str
 
@@ -184,17 +183,17 @@ CIFAR100_CLASSES = tuple(
 DIGITS = tuple(str(i) for i in range(10))
 
 BUILTIN: dict[str, Builtin] = {b.name: b for b in (
-    Builtin("digits", DIGITS, 1, False, "affine", _load_digits,
+    Builtin("digits", DIGITS, 1, False, _load_digits,
             "scikit-learn's handwritten digits: 1,797 8x8 scans (UCI optdigits)"),
-    Builtin("mnist", DIGITS, 1, False, "affine", _idx_loader("MNIST", "MNIST"),
+    Builtin("mnist", DIGITS, 1, False, _idx_loader("MNIST", "MNIST"),
             "MNIST: 60,000 + 10,000 28x28 handwritten digits"),
-    Builtin("fashion-mnist", FASHION_CLASSES, 1, True, "crop-flip", _idx_loader("FashionMNIST", "FashionMNIST"),
+    Builtin("fashion-mnist", FASHION_CLASSES, 1, True, _idx_loader("FashionMNIST", "FashionMNIST"),
             "Fashion-MNIST: 60,000 + 10,000 28x28 Zalando article images"),
-    Builtin("cifar10", CIFAR10_CLASSES, 3, True, "crop-flip",
+    Builtin("cifar10", CIFAR10_CLASSES, 3, True,
             _cifar_loader("cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
                           "labels", "CIFAR10"),
             "CIFAR-10: 50,000 + 10,000 32x32 colour images"),
-    Builtin("cifar100", CIFAR100_CLASSES, 3, True, "crop-flip",
+    Builtin("cifar100", CIFAR100_CLASSES, 3, True,
             _cifar_loader("cifar-100-python", ("train",), "test", "fine_labels", "CIFAR100"),
             "CIFAR-100: 50,000 + 10,000 32x32 colour images, 100 fine classes"),
 )}

@@ -8,8 +8,10 @@ whole as `cfg.data_config`); `data.load_data(DataConfig(...), size=...)` takes i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
-from .augment import Preset
+# `--augment` presets (data/augment.py says what each does)
+Preset = Literal["auto", "none", "flip", "affine", "crop-flip", "resized-crop", "pca-crop-flip", "scale-jitter"]
 
 MAX_IMG_SIZE = 4096  # pixels: a larger side is no classification network's input
 
@@ -37,7 +39,8 @@ class DataConfig:
                                           "images each", "model and data")
     strict: bool = config_field(False, "make unreadable or corrupt image files an error instead of skipping them",
                                 "model and data")
-    augment: Preset = config_field("auto", "augmentation preset (auto picks the data set's own)", "optimisation")
+    augment: Preset = config_field("auto", "augmentation preset (auto: chosen from what the images are, "
+                                   "see train/defaults.py)", "optimisation")
     workers: int = config_field(2, "data-loader processes for image folders streamed from disk", "execution")
     seed: int = config_field(0, "random seed: data split, initialisation, order, augmentation", "execution")
 

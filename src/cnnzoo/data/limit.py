@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from .splits import stratified_split
 
 if TYPE_CHECKING:
-    from . import DataBundle, Split
+    from .bundle import DataBundle, Split
 
 
 def _limited(split: Split | None, limit: int | None, seed: int) -> Split | None:
     if split is None or limit is None or len(split) <= limit:
         return split
-    from . import _subset
+    from .bundle import _subset
     keep, _ = stratified_split(split.labels, (limit / len(split),), seed=seed)
     return _subset(split, keep)
 

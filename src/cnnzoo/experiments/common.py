@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from ..csv_rows import csv_text
 from ..config import to_mapping
 from ..errors import CnnzooError
 
@@ -146,15 +146,7 @@ class ExperimentFolder:
         return target
 
     def write_csv(self, name: str, rows: Iterable[dict[str, Any]]) -> Path:
-        rows = list(rows)
-        keys: list[str] = []
-        for row in rows:
-            keys.extend(k for k in row if k not in keys)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-        return self.write_text(name, buf.getvalue())
+        return self.write_text(name, csv_text(rows))
 
     def sub_run(self, cfg: Any) -> RunRecord:
         """The run `cfg` describes: reused when finished with this config, resumed when cut short."""

@@ -160,6 +160,7 @@ def _ratio(rows: list[dict[str, float]]) -> float:
 
 def plot_gradflow(results: dict[tuple[str, str], dict[str, Any]], path: Path, *, title: str) -> None:
     """Rows: gradient norm at init, after training, response std after training; a column per activation."""
+    from matplotlib.ticker import MaxNLocator
     acts = list(dict.fromkeys(a for a, _ in results))
     fig = figure(4.2 * len(acts), 9.5)
     colors = dict(zip(DESIGNS, ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c"), strict=True))
@@ -174,6 +175,7 @@ def plot_gradflow(results: dict[tuple[str, str], dict[str, Any]], path: Path, *,
                     ax.plot(range(1, len(values) + 1), values, marker=".", color=colors[design], label=design)
             ax.set_yscale("log")
             ax.grid(alpha=0.3, which="both")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
             if row == 0:
                 ax.set_title(act)
             if col == 0:

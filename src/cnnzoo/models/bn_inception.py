@@ -29,11 +29,12 @@ from typing import Literal
 from torch import nn
 
 from ..layers.conv import ConvNormAct
-from ..layers.inception_v1 import Inception, SeparableStem
+from ..layers.inception_v1_modules import Inception, SeparableStem
 from ..registry import register_model
 from .base import he_init
 from .card import ModelCard, Paper
-from .googlenet import InceptionNet, TableRow
+from .googlenet import TableRow
+from .inception_base import InceptionNet, Layer
 
 PAPER = Paper("Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift",
               "S. Ioffe, C. Szegedy", 2015, "1502.03167")
@@ -84,6 +85,32 @@ FIGURE_5: tuple[Row, ...] = (
 )
 
 
+def figure_5_layers(in_chans: int, *, separable_stem: bool, se_reduction: int | None) -> list[Layer]:
+    """Figure 5's rows as named layers."""
+    layers: list[Layer] = []
+    chs = in_chans
+    for row in FIGURE_5:
+        if row.type.startswith("convolution"):
+            k = row.kernel
+            if row.n3x3_reduce:  # the row's "#3x3 reduce": a 1x1 convolution before the 3x3
+                layers.append((row.modules[0], ConvNormAct(chs, row.n3x3_reduce, 1), row.n3x3_reduce, 1))
+                chs = row.n3x3_reduce
+            out = row.output_size[2]
+            conv = (SeparableStem(chs, out, k, stride=row.stride) if row.type.endswith("*") and separable_stem
+                    else ConvNormAct(chs, out, k, stride=row.stride))
+            layers.append((row.modules[-1], conv, out, row.stride))
+            chs = out
+        elif row.type == "max pool":
+            layers.append((row.modules[0], nn.MaxPool2d(3, row.stride, ceil_mode=True), chs, row.stride))
+        elif row.type.startswith("inception"):
+            block = Inception(chs, row.n1x1, row.n3x3_reduce, row.n3x3, row.double_3x3_reduce, row.double_3x3,
+                              row.proj, wide_kernels=(3, 3), pool=row.pool, stride=row.stride, norm=True,
+                              se_reduction=se_reduction)
+            layers.append((row.modules[0], block, block.out_chs, row.stride))
+            chs = block.out_chs
+    return layers
+
+
 class BNInception(InceptionNet):
     """BN-Inception (Figure 5): batch-norm after every convolution, before its ReLU.
 
@@ -108,34 +135,8 @@ class BNInception(InceptionNet):
 
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, separable_stem: bool = True,
                  drop_rate: float = 0.0, se_reduction: int | None = None) -> None:
-        super().__init__()
-        if not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
-        self.num_classes, self.in_chans = num_classes, in_chans
-        layers: list[tuple[str, nn.Module, int, int]] = []
-        chs = in_chans
-        for row in FIGURE_5:
-            if row.type.startswith("convolution"):
-                k = row.kernel
-                if row.n3x3_reduce:  # the row's "#3x3 reduce": a 1x1 convolution before the 3x3
-                    layers.append((row.modules[0], ConvNormAct(chs, row.n3x3_reduce, 1), row.n3x3_reduce, 1))
-                    chs = row.n3x3_reduce
-                out = row.output_size[2]
-                conv = (SeparableStem(chs, out, k, stride=row.stride) if row.type.endswith("*") and separable_stem
-                        else ConvNormAct(chs, out, k, stride=row.stride))
-                layers.append((row.modules[-1], conv, out, row.stride))
-                chs = out
-            elif row.type == "max pool":
-                layers.append((row.modules[0], nn.MaxPool2d(3, row.stride, ceil_mode=True), chs, row.stride))
-            elif row.type.startswith("inception"):
-                block = Inception(chs, row.n1x1, row.n3x3_reduce, row.n3x3, row.double_3x3_reduce, row.double_3x3,
-                                  row.proj, wide_kernels=(3, 3), pool=row.pool, stride=row.stride, norm=True,
-                                  se_reduction=se_reduction)
-                layers.append((row.modules[0], block, block.out_chs, row.stride))
-                chs = block.out_chs
-        self._build_trunk(layers)  # (N, 1024, H/32, W/32)
-        self.dropout = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()  # (N, num_classes)
+        super().__init__(layers=figure_5_layers(in_chans, separable_stem=separable_stem, se_reduction=se_reduction),
+                         num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)  # (N, 1024, H/32, W/32)
         he_init(self)
 
 

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from ..layers.dense_block import DenseBlock, Transition
 from ..registry import register_model
 from .base import FeatureInfo, ZooModel, global_pool, he_init
-from .card import ModelCard, Paper, Weights
+from .card import CIFAR10_MEAN, CIFAR10_STD, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
 PAPER = Paper("Densely Connected Convolutional Networks",
@@ -54,9 +54,6 @@ DENSENET_161 = (6, 12, 36, 24)
 # Table 2, the CIFAR DenseNet-BC rows: depth L -> growth rate k (0.8M / 15.3M / 25.6M parameters;
 # C10+ errors 4.51 / 3.62 / 3.46 %, C100+ 22.27 / 17.60 / 17.18 %).
 TABLE_2_BC: dict[int, int] = {100: 12, 250: 24, 190: 40}
-
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 Stem = Literal["imagenet", "cifar"]
 

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from torch import Tensor, nn
+from torch import nn
 
 from ..layers.conv import ConvNormAct
-from ..layers.inception_v1 import Inception, InceptionAux, SeparableStem
+from ..layers.inception_aux import GOOGLENET_AUX, GOOGLENET_TV_AUX
+from ..layers.inception_v1_modules import Inception, SeparableStem
 from ..registry import register_model
-from .base import AuxOutputs, FeatureInfo, ZooModel, global_pool
+from .inception_base import AuxHeads, InceptionNet, Layer
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
 from .pretrained import StateDict, register_weight_mapping
 
@@ -101,53 +102,45 @@ TABLE_1: tuple[Row, ...] = (
 )
 DROPOUT = 0.4  # Table 1 "dropout (40%)"
 LRN_AFTER = {"maxpool1": "lrn1", "conv3": "lrn2"}  # Figure 3: LocalRespNorm after the first max pool and the 3x3 conv
-AUX_ON = {"aux1": "inception4a", "aux2": "inception4d"}  # §5 / Figure 3: auxiliary classifiers on (4a) and (4d)
-AUX_WEIGHT = 0.3  # §5: the auxiliary losses are added to the total loss weighted by 0.3
+# §5 / Figure 3: auxiliary classifiers on (4a) and (4d); their losses are added to the total loss weighted by 0.3
+AUX_TAPS = (("aux1", "inception4a"), ("aux2", "inception4d"))
+AUX = AuxHeads(AUX_TAPS, GOOGLENET_AUX, weight=0.3)
+AUX_TV = AuxHeads(AUX_TAPS, GOOGLENET_TV_AUX, weight=0.3)
 
 Layout = Literal["paper", "torchvision"]
 
 
-class InceptionNet(ZooModel):
-    """A chain of named modules (a table's rows in order) and a pooled linear classifier.
+def table_1_layers(in_chans: int, *, tv: bool, separable_stem: bool, se_reduction: int | None) -> list[Layer]:
+    """Table 1's rows as named layers (Figure 3's LRNs in the paper layout; torchvision's layout with `tv`)."""
+    norm = dict(norm=tv, eps=1e-3 if tv else 1e-5)
+    layers: list[Layer] = []
 
-    `_build_trunk` registers the modules and derives `feature_info`: a stage ends before every
-    layer that strides (and at the end). Subclasses may tap auxiliary heads onto named modules.
-    """
+    def add(name: str, module: nn.Module, out_chs: int, stride: int = 1) -> int:
+        layers.append((name, module, out_chs, stride))
+        if not tv and name in LRN_AFTER:
+            layers.append((LRN_AFTER[name], nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0), out_chs, 1))
+        return out_chs
 
-    classifier_path = "fc"
-    trunk: tuple[str, ...]
-    aux_on: dict[str, str] = {}
-
-    def _build_trunk(self, layers: list[tuple[str, nn.Module, int, int]]) -> None:
-        """`layers`: (name, module, output channels, stride) in forward order."""
-        stages, reduction, last = [], 1, None
-        for name, module, chs, stride in layers:
-            self.add_module(name, module)
-            if stride > 1 and last is not None:
-                stages.append(FeatureInfo(last[0], last[1], reduction))
-            reduction *= stride
-            last = (name, chs)
-        assert last is not None
-        stages.append(FeatureInfo(last[0], last[1], reduction))
-        self.trunk = tuple(name for name, *_ in layers)
-        self.feature_info = tuple(stages)
-        self.num_features = self.head_hidden_size = last[1]
-
-    def _run_trunk(self, x: Tensor, *, with_aux: bool) -> tuple[Tensor, tuple[Tensor, ...]]:
-        taps = {site: name for name, site in self.aux_on.items()} if with_aux else {}
-        aux = []
-        for name in self.trunk:
-            x = self.get_submodule(name)(x)
-            if name in taps:
-                aux.append(self.get_submodule(taps[name])(x))
-        return x, tuple(aux)
-
-    def forward_features(self, x: Tensor) -> Tensor:  # (N, C, 224, 224) -> (N, 1024, 7, 7)
-        return self._run_trunk(x, with_aux=False)[0]
-
-    def forward_head(self, x: Tensor, *, pre_logits: bool = False) -> Tensor:
-        x = self.dropout(global_pool(x))  # (N, 1024): Table 1's 7x7/1 average pool at 224x224
-        return x if pre_logits else self.fc(x)
+    chs = in_chans
+    for row in TABLE_1:
+        if row.type == "convolution":
+            k, s = row.kernel, row.stride
+            if row.n3x3_reduce:  # the row's "#3x3 reduce": a 1x1 convolution before the 3x3
+                chs = add(row.modules[0], ConvNormAct(chs, row.n3x3_reduce, 1, **norm), row.n3x3_reduce)
+            out = row.output_size[2]
+            conv = (SeparableStem(chs, out, k, stride=s, **norm) if separable_stem and row.modules == ("conv1",)
+                    else ConvNormAct(chs, out, k, stride=s, **norm))
+            chs = add(row.modules[-1], conv, out, s)
+        elif row.type == "max pool":
+            k, s = row.kernel, row.stride
+            if tv and row.modules[0] == "maxpool4":
+                k = 2  # torchvision: 2x2/2 before (5a)
+            add(row.modules[0], nn.MaxPool2d(k, s, ceil_mode=True), chs, s)
+        elif row.type.startswith("inception"):
+            block = Inception(chs, row.n1x1, row.n3x3_reduce, row.n3x3, row.n5x5_reduce, row.n5x5, row.pool_proj,
+                              wide_kernels=(3,) if tv else (5,), se_reduction=se_reduction, **norm)
+            chs = add(row.modules[0], block, block.out_chs)
+    return layers
 
 
 class GoogLeNet(InceptionNet):
@@ -169,7 +162,7 @@ class GoogLeNet(InceptionNet):
       (divided by the size, as Caffe and PyTorch do), beta 0.75, k 1;
     - the auxiliary heads' 5x5/3 average pool is followed by adaptive average pooling to the
       4x4 map their FC expects (the identity at 224x224), and skipped when the map is smaller
-      than 5x5, so that other input sizes train (see `InceptionAux`);
+      than 5x5, so that other input sizes train (see `layers.inception_aux.GOOGLENET_AUX`);
     - the first layer is a full 7x7 convolution (Figure 3), not what Table 1's params/ops of
       that row describe (a separable one; `separable_stem=True`, see the module docstring);
     - Table 1's "avg pool 7x7/1" is global average pooling (the same at 224x224);
@@ -183,59 +176,20 @@ class GoogLeNet(InceptionNet):
     torchvision's weights see after their input transform).
     """
 
-    aux_on = AUX_ON
-    aux_classifier_paths = tuple(f"{name}.fc2" for name in AUX_ON)
-
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, layout: Layout = "paper",
                  aux_logits: bool = True, drop_rate: float | None = None, separable_stem: bool = False,
                  se_reduction: int | None = None) -> None:
-        super().__init__()
         if layout not in ("paper", "torchvision"):
             raise ValueError(f"layout must be 'paper' or 'torchvision', got {layout!r}")
-        if drop_rate is not None and not 0.0 <= drop_rate < 1.0:
-            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
         tv = layout == "torchvision"
-        self.num_classes, self.in_chans, self.layout, self.aux_logits = num_classes, in_chans, layout, aux_logits
-        norm = dict(norm=tv, eps=1e-3 if tv else 1e-5)
-
-        layers: list[tuple[str, nn.Module, int, int]] = []
-
-        def add(name: str, module: nn.Module, out_chs: int, stride: int = 1) -> int:
-            layers.append((name, module, out_chs, stride))
-            if not tv and name in LRN_AFTER:
-                layers.append((LRN_AFTER[name], nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0), out_chs, 1))
-            return out_chs
-
-        chs = in_chans
-        for row in TABLE_1:
-            if row.type == "convolution":
-                k, s = row.kernel, row.stride
-                if row.n3x3_reduce:  # the row's "#3x3 reduce": a 1x1 convolution before the 3x3
-                    chs = add(row.modules[0], ConvNormAct(chs, row.n3x3_reduce, 1, **norm), row.n3x3_reduce)
-                out = row.output_size[2]
-                conv = (SeparableStem(chs, out, k, stride=s, **norm) if separable_stem and row.modules == ("conv1",)
-                        else ConvNormAct(chs, out, k, stride=s, **norm))
-                chs = add(row.modules[-1], conv, out, s)
-            elif row.type == "max pool":
-                k, s = row.kernel, row.stride
-                if tv and row.modules[0] == "maxpool4":
-                    k = 2  # torchvision: 2x2/2 before (5a)
-                add(row.modules[0], nn.MaxPool2d(k, s, ceil_mode=True), chs, s)
-            elif row.type.startswith("inception"):
-                block = Inception(chs, row.n1x1, row.n3x3_reduce, row.n3x3, row.n5x5_reduce, row.n5x5, row.pool_proj,
-                                  wide_kernels=(3,) if tv else (5,), se_reduction=se_reduction, **norm)
-                chs = add(row.modules[0], block, block.out_chs)
-        self._build_trunk(layers)  # (N, 1024, H/32, W/32)
+        super().__init__(layers=table_1_layers(in_chans, tv=tv, separable_stem=separable_stem,
+                                               se_reduction=se_reduction),  # (N, 1024, H/32, W/32)
+                         num_classes=num_classes, in_chans=in_chans, aux=AUX_TV if tv else AUX, aux_logits=aux_logits,
+                         drop_rate=drop_rate if drop_rate is not None else (0.2 if tv else DROPOUT))
+        self.layout = layout
         if not tv:  # Table 1's own params / ops beside the counted ones (`cnnzoo show googlenet`)
             self.paper_figures = {row.modules[-1]: {"params (paper)": f"{row.params:g}K", "ops (paper)": f"{row.ops:g}M"}
                                   for row in TABLE_1 if row.params is not None and row.modules}
-
-        if aux_logits:
-            for name, site in AUX_ON.items():
-                self.add_module(name, InceptionAux(self.get_submodule(site).out_chs, num_classes,  # type: ignore[arg-type]
-                                                   pool="adaptive" if tv else "paper", **norm))
-        self.dropout = nn.Dropout(drop_rate if drop_rate is not None else (0.2 if tv else DROPOUT))
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()  # (N, num_classes)
         self._init_weights(tv)
 
     def _init_weights(self, tv: bool) -> None:
@@ -247,12 +201,6 @@ class GoogLeNet(InceptionNet):
                     nn.init.xavier_uniform_(m.weight)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-
-    def forward(self, x: Tensor) -> Tensor | AuxOutputs:
-        with_aux = self.training and self.aux_logits
-        feats, aux = self._run_trunk(x, with_aux=with_aux)
-        logits = self.forward_head(feats)
-        return AuxOutputs(logits, aux, AUX_WEIGHT) if with_aux else logits
 
 
 register_model("googlenet", GoogLeNet, ModelCard(

@@ -17,8 +17,7 @@ from ..layers.attention import attention
 from ..layers.highway import HighwayConv2d
 from ..registry import register_model
 from .base import FeatureInfo, ZooModel, check_common_args, global_pool
-from .card import ModelCard, Paper
-from .resnet_cifar import CIFAR10_MEAN, CIFAR10_STD
+from .card import CIFAR10_MEAN, CIFAR10_STD, ModelCard, Paper
 
 PAPER = Paper("Training Very Deep Networks", "R. K. Srivastava, K. Greff, J. Schmidhuber", 2015, "1507.06228")
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from ..layers.inception_modules import Conv, Mixed, Pool, Repeat, Residual, Row
+from ..layers.inception_v3_modules import Conv, Mixed, Pool, Repeat, Residual, Row
 from ..registry import register_model
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Weights
-from .inception_v3 import SE_PAPER, InceptionNet
+from .inception_base import InceptionNet
+from .inception_v3 import SE_PAPER, row_layers
 from .inception_v4 import PAPER, REDUCTION_A, STEM, V
 from .pretrained import StateDict, register_weight_mapping
 
@@ -147,8 +148,8 @@ class InceptionResNet(InceptionNet):
 
     def __init__(self, *, rows: tuple[Row, ...] = INCEPTION_RESNET_V2, num_classes: int = 1000, in_chans: int = 3,
                  drop_rate: float = 0.2, se_reduction: int | None = None) -> None:
-        super().__init__(rows=rows, num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
-                         se_reduction=se_reduction, count_include_pad=False)
+        super().__init__(layers=row_layers(rows, in_chans, se_reduction=se_reduction, count_include_pad=False),
+                         num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
 
 
 @register_weight_mapping("inception_resnet_v2_timm", library="timm")

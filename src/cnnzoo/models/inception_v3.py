@@ -24,34 +24,21 @@ from __future__ import annotations
 
 from functools import partial
 
-import torch.nn.functional as F
-from torch import Tensor, nn
-
-from ..layers.conv import ConvNormAct
-from ..layers.inception_modules import (
-    BuildOptions,
-    Conv,
-    Mixed,
-    Pool,
-    Row,
-    Split,
-    build_rows,
-    conv_paths,
-    stage_ends,
-)
+from ..layers.inception_aux import INCEPTION_V3_AUX
+from ..layers.inception_v3_modules import BuildOptions, Conv, Mixed, Pool, Row, Split, build_rows, conv_paths
 from ..registry import register_model
-from .base import AuxOutputs, FeatureInfo, ZooModel, check_common_args, global_pool
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
+from .inception_base import AuxHeads, InceptionNet, Layer
 from .pretrained import StateDict, register_weight_mapping
 
 PAPER = Paper("Rethinking the Inception Architecture for Computer Vision",
               "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna", 2015, "1512.00567")
 SE_PAPER = Paper("Squeeze-and-Excitation Networks", "J. Hu, L. Shen, G. Sun", 2017, "1709.01507")
 
-# The auxiliary loss weight. The paper gives none; the authors' released training script
-# (TF-slim train_image_classifier.py) weighs the AuxLogits loss by 0.4.
-AUX_WEIGHT = 0.4
-AUX_TAP = "Mixed_6e"  # §7: "on top of the last 17x17 layer"
+# The auxiliary classifier (§7: "on top of the last 17x17 layer", BN-auxiliary) and its loss
+# weight: the paper gives none; the authors' released training script (TF-slim
+# train_image_classifier.py) weighs the AuxLogits loss by 0.4.
+AUX = AuxHeads((("AuxLogits", "Mixed_6e"),), INCEPTION_V3_AUX, weight=0.4)
 
 
 def fig5(pool_proj: int) -> Mixed:
@@ -115,73 +102,13 @@ INCEPTION_V3 = (
 )
 
 
-def _check(num_classes: int, in_chans: int, drop_rate: float, se_reduction: int | None) -> None:
-    check_common_args(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
+def row_layers(rows: tuple[Row, ...], in_chans: int, *, se_reduction: int | None, count_include_pad: bool,
+               eps: float = 1e-3) -> list[Layer]:
+    """A table of `Row`s (layers/inception_v3_modules.py) as the named layers of an `InceptionNet`;
+    Inception v3, v4 and Inception-ResNet are built from it."""
     if se_reduction is not None and se_reduction < 1:
         raise ValueError(f"se_reduction must be >= 1 (or None for no SE blocks), got {se_reduction}")
-
-
-class InceptionNet(ZooModel):
-    """A network built from a table of `Row`s (layers/inception_modules.py), then global average
-    pooling, dropout and a linear classifier `fc`. Inception v3, v4 and Inception-ResNet subclass it."""
-
-    classifier_path = "fc"
-
-    def __init__(self, *, rows: tuple[Row, ...], num_classes: int, in_chans: int, drop_rate: float,
-                 se_reduction: int | None, count_include_pad: bool, eps: float = 1e-3) -> None:
-        super().__init__()
-        _check(num_classes, in_chans, drop_rate, se_reduction)
-        self.num_classes, self.in_chans = num_classes, in_chans
-        built = build_rows(rows, in_chans, BuildOptions(eps, count_include_pad, se_reduction))
-        for row in built:
-            self.add_module(row.name, row.module)
-        self.layer_names = tuple(row.name for row in built)
-        self.feature_info = tuple(FeatureInfo(r.name, r.out_chs, r.reduction) for r in stage_ends(built))
-        self.num_features = self.head_hidden_size = built[-1].out_chs
-        self.drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
-
-    def run_layers(self, x: Tensor, tap: str | None = None) -> tuple[Tensor, Tensor | None]:
-        """The last map, and the map after layer `tap` (None if not asked for)."""
-        tapped = None
-        for name in self.layer_names:
-            x = getattr(self, name)(x)
-            if name == tap:
-                tapped = x
-        return x, tapped
-
-    def forward_features(self, x: Tensor) -> Tensor:  # (N, C, 299, 299) -> (N, F, 8, 8)
-        return self.run_layers(x)[0]
-
-    def forward_head(self, x: Tensor, *, pre_logits: bool = False) -> Tensor:
-        x = self.drop(global_pool(x))  # (N, F)
-        return x if pre_logits else self.fc(x)
-
-
-class InceptionAux(nn.Module):
-    """The auxiliary classifier of §7 / Fig. 8 on the 17x17x768 map, with "BN-auxiliary": the
-    128-wide 1x1 conv and the 768-wide 5x5 conv that plays the fully connected layer are batch-normed.
-
-        avg pool 5x5/3 -> (N, 768, 5, 5) -> 1x1 conv 128 -> 5x5 V conv 768 -> (N, 768, 1, 1) -> fc
-    """
-
-    is_aux_head = True  # training-only: `count_params(include_aux=False)` leaves it out
-
-    def __init__(self, in_chs: int, num_classes: int, *, eps: float) -> None:
-        super().__init__()
-        self.conv0 = ConvNormAct(in_chs, 128, 1, eps=eps)
-        self.conv1 = ConvNormAct(128, 768, 5, padding=0, eps=eps)
-        self.fc = nn.Linear(768, num_classes) if num_classes else nn.Identity()
-
-    def forward(self, x: Tensor) -> Tensor:  # (N, 768, 17, 17) -> (N, num_classes)
-        # At 299x299 the map is 17x17 and the paper's 5x5/3 pooling gives 5x5. Smaller inputs give
-        # maps too small for it: they are averaged adaptively to 5x5 so that the 5x5 conv fits.
-        if min(x.shape[-2:]) >= 17:
-            x = F.avg_pool2d(x, kernel_size=5, stride=3)  # (N, 768, >= 5, >= 5)
-        else:
-            x = F.adaptive_avg_pool2d(x, 5)  # (N, 768, 5, 5)
-        x = self.conv1(self.conv0(x))  # (N, 768, >= 1, >= 1)
-        return self.fc(global_pool(x))
+    return build_rows(rows, in_chans, BuildOptions(eps, count_include_pad, se_reduction))
 
 
 class InceptionV3(InceptionNet):
@@ -215,22 +142,11 @@ class InceptionV3(InceptionNet):
     output (SE paper, Fig. 2): `se_inception_v3`.
     """
 
-    aux_classifier_paths = ("AuxLogits.fc",)
-
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, aux_logits: bool = True,
                  drop_rate: float = 0.2, se_reduction: int | None = None) -> None:
-        super().__init__(rows=INCEPTION_V3, num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
-                         se_reduction=se_reduction, count_include_pad=True)
-        self.aux_logits = aux_logits
-        aux_chs = self.get_submodule(AUX_TAP).out_chs
-        self.AuxLogits = InceptionAux(aux_chs, num_classes, eps=1e-3) if aux_logits else None
-
-    def forward(self, x: Tensor) -> Tensor | AuxOutputs:
-        if not (self.training and self.AuxLogits is not None):
-            return super().forward(x)
-        x, tapped = self.run_layers(x, tap=AUX_TAP)  # (N, 2048, 8, 8), (N, 768, 17, 17)
-        assert tapped is not None
-        return AuxOutputs(self.forward_head(x), (self.AuxLogits(tapped),), AUX_WEIGHT)
+        super().__init__(layers=row_layers(INCEPTION_V3, in_chans, se_reduction=se_reduction, count_include_pad=True),
+                         num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, aux=AUX,
+                         aux_logits=aux_logits)  # (N, 2048, 8, 8); AuxLogits on (N, 768, 17, 17)
 
 
 # -- weights ---------------------------------------------------------------------------------

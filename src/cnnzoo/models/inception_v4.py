@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..layers.inception_modules import Conv, Mixed, Pool, Row, Split
+from ..layers.inception_v3_modules import Conv, Mixed, Pool, Row, Split
 from ..registry import register_model
 from .card import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Weights
-from .inception_v3 import InceptionNet
+from .inception_base import InceptionNet
+from .inception_v3 import row_layers
 from .pretrained import StateDict, register_weight_mapping
 
 PAPER = Paper("Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning",
@@ -130,8 +131,8 @@ class InceptionV4(InceptionNet):
 
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2,
                  se_reduction: int | None = None) -> None:
-        super().__init__(rows=INCEPTION_V4, num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate,
-                         se_reduction=se_reduction, count_include_pad=False)
+        super().__init__(layers=row_layers(INCEPTION_V4, in_chans, se_reduction=se_reduction, count_include_pad=False),
+                         num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate)
 
 
 # -- weights ---------------------------------------------------------------------------------

@@ -22,9 +22,8 @@ import torch
 from ..layers.residual import BlockDesign, PreActBasicBlock, PreActBlock, PreActBottleneck, Shortcut
 from ..models.pretrained import StateDict, register_weight_mapping
 from ..registry import register_model
-from .card import ModelCard, Paper, Weights
-from .resnet import STEMS, TABLE1_DEPTHS, TABLE1_WIDTHS, ResidualNetwork, stage_table
-from .resnet_cifar import CIFAR10_MEAN, CIFAR10_STD, CIFAR_WIDTHS
+from .card import CIFAR10_MEAN, CIFAR10_STD, ModelCard, Paper, Weights
+from .resnet import CIFAR_WIDTHS, STEMS, TABLE1_DEPTHS, TABLE1_WIDTHS, ResidualNetwork, stage_table
 
 PAPER = Paper("Identity Mappings in Deep Residual Networks", "K. He, X. Zhang, S. Ren, J. Sun", 2016, "1603.05027")
 

@@ -104,7 +104,7 @@ def read_state_dict(path: str | Path) -> StateDict:
 
 def fetch_state_dict(model_name: str, library: str, tag: str | None) -> StateDict:  # pragma: no cover - network
     """Download (or read from the library's cache) the published weights named by the card."""
-    from ..registry import model_card
+    from . import model_card
     card = model_card(model_name)
     published = [w for w in card.weights if w.library == library]
     if not published:

@@ -16,7 +16,7 @@ from ..layers.dense_block import DenseBlock
 from ..layers.dropconnect import DropConnectLinear
 from ..layers.fire import Fire
 from ..layers.highway import Highway, HighwayConv2d
-from ..layers.inception_v1 import Inception
+from ..layers.inception_v1_modules import Inception
 from ..layers.local_response_norm import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, LocalResponseNorm
 from ..layers.lp_pool import LpPool
 from ..layers.norm import GroupNorm2d, LayerNorm2d

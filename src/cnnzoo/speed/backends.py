@@ -13,6 +13,7 @@ one-line reason; callers skip it with that note.
 from __future__ import annotations
 
 import copy
+import logging
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -63,6 +64,8 @@ def _compiled(model: nn.Module, example: Tensor, *, training: bool) -> nn.Module
     from torch._inductor import config as inductor
     if not training and example.device.type == "cpu":
         inductor.freezing = True  # constant-folds BN into convs and pre-packs oneDNN weights (eval only)
+    # a CPU-only torch warns once that no CUDA runtime is found while building the C++ kernels: noise here
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     compiled = torch.compile(model, dynamic=False)
     try:
         with warnings.catch_warnings():

@@ -128,7 +128,7 @@ class CheckpointMeta:
         if self.model_spec:
             from ..netspec import build_from_text
             return build_from_text(self.model_spec, **self.model_args)
-        from ..registry import create_model
+        from ..models import create_model
         from .model_options import rebuild_options
         return rebuild_options(create_model(self.model, **self.model_args), {"config": self.config})  # type: ignore[return-value]
 

@@ -16,8 +16,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from ..data.augment import Preset
-from ..data.config import DataConfig, config_field
+from ..data.config import DataConfig, Preset, config_field
 
 _f = config_field
 
@@ -65,8 +64,8 @@ class TrainConfig:
                             "flags given with it override its values", "optimisation")
     optimizer: Literal["sgd", "adamw", "rmsprop"] = _f("sgd", "SGD with momentum, AdamW, or RMSProp (Inception v3 §8)",
                                                        "optimisation")
-    lr: float | None = _f(None, "peak learning rate (default: 0.2 x batch/512 for SGD, 2e-3 x batch/512 for AdamW)",
-                          "optimisation")
+    lr: float | None = _f(None, "peak learning rate (default: 0.2 x sqrt(batch/512) for SGD, 2e-3 x sqrt(batch/512) "
+                          "for AdamW)", "optimisation")
     momentum: float = _f(0.9, "SGD momentum", "optimisation")
     nesterov: bool = _f(True, "Nesterov momentum (SGD)", "optimisation")
     weight_decay: float = _f(5e-4, "L2 weight decay (decoupled for AdamW)", "optimisation")

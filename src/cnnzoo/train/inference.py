@@ -82,7 +82,11 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
     model.to(device).eval()
     mean, std, crop = resolved.mean, resolved.std, 1.0
     classes = tuple(str(i) for i in range(model.num_classes))
-    if pretrained is not None:
+    own = _own_checkpoint_meta(pretrained) if pretrained is not None else None
+    if own is not None:  # cnnzoo's own weights: the preprocessing and classes they were trained with
+        mean, std, crop = own.mean, own.std, own.eval_crop
+        classes = tuple(own.classes) if len(own.classes) == model.num_classes else classes
+    elif pretrained is not None:
         from ..models.weight_packages import imagenet_classes, pretrained_preprocessing
         prep = pretrained_preprocessing(pretrained, mean=mean, std=std)
         mean, std, crop = prep.mean, prep.std, prep.crop
@@ -90,6 +94,19 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
     meta = CheckpointMeta(model=text, input_size=resolved.input_size, mean=tuple(mean), std=tuple(std),
                           classes=classes, channels=resolved.input_size[0], eval_crop=crop, pretrained=pretrained)
     return Loaded(model, meta, meta.pipeline(), Path(text))
+
+
+def _own_checkpoint_meta(path: str) -> CheckpointMeta | None:
+    """The metadata of a `.safetensors` file cnnzoo wrote (None for any other weights)."""
+    if not str(path).endswith(".safetensors") or not Path(path).is_file():
+        return None
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            text = (f.metadata() or {}).get("cnnzoo")
+    except Exception:  # noqa: BLE001 - unreadable headers were reported when the weights were loaded
+        return None
+    return CheckpointMeta.from_json(text, source=str(path)) if text else None
 
 
 class _ClassSubset(torch.nn.Module):

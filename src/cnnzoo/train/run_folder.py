@@ -12,8 +12,6 @@ Under DDP every process holds a `RunFolder` with the same path; only rank 0 (`is
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 import yaml
 
+from ..csv_rows import csv_text
 from ..config import to_mapping
 from ..errors import ConfigError
 from . import checkpoint as ckpt
@@ -100,15 +99,8 @@ class RunFolder:
         """metrics.csv (all rows so far) and the last row as TensorBoard scalars (`train/loss`...)."""
         if not self.is_main:
             return
-        keys: list[str] = []
-        for row in history:
-            keys.extend(k for k in row if k not in keys)
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=keys)
-        w.writeheader()
-        for row in history:
-            w.writerow({k: (int(v) if k == "epoch" else f"{v:.6g}") for k, v in row.items()})
-        self._write("metrics.csv", buf.getvalue())
+        self._write("metrics.csv", csv_text({k: (int(v) if k == "epoch" else f"{v:.6g}") for k, v in row.items()}
+                                            for row in history))
         row = history[-1]
         for key, value in row.items():
             if key != "epoch":

@@ -21,7 +21,7 @@ from . import distributed as dist
 from .config import TrainConfig
 from .cpu import tune_for_training
 from .balance import apply_balance
-from .defaults import derive as derive_defaults
+from .defaults import derive as derive_defaults, pick_augment
 from .device import autocast_dtype, pick_device
 from .finetune import FineTune
 from .model_options import prepare_model
@@ -55,7 +55,7 @@ class Parts:
 
 def input_side(cfg: TrainConfig) -> int:
     """The side images are decoded and fed at: --img-size, else the model's own."""
-    from ..registry import is_table_path, model_card
+    from ..models import is_table_path, model_card
     if cfg.img_size is not None and not is_table_path(cfg.model) and cfg.img_size < model_card(cfg.model).min_size:
         raise ConfigError(f"--img-size {cfg.img_size} is below {cfg.model}'s smallest input "
                           f"({model_card(cfg.model).min_size} px); expected at least that")
@@ -82,7 +82,7 @@ def build_pipeline(cfg: TrainConfig, data: DataBundle, model: ZooModel, mean: tu
                    std: tuple[float, ...]) -> tuple[BatchPipeline, str]:
     """(on-device preprocessing and augmentation, name of the augmentation preset used)."""
     size = input_side(cfg)
-    preset = data.default_augment if cfg.augment == "auto" else cfg.augment
+    preset = pick_augment(data)[0] if cfg.augment == "auto" else cfg.augment  # derived: train/defaults.py
     pipeline = BatchPipeline(out_size=(size, size), in_chans=model.in_chans, mean=mean, std=std,
                              augment=AUGMENTS[preset], hflip_valid=data.hflip_valid, eval_crop=data.eval_crop,
                              channels_last=cfg.channels_last)

@@ -3,13 +3,12 @@ as the course's Simpsons competition scores it (seed 004)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..csv_rows import csv_text
 
 
 def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -22,9 +21,9 @@ def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Pat
     if twice:
         raise DataError(f"file names repeat across folders ({', '.join(twice[:3])}): Kaggle's Id must be unique")
     from .checkpoint import atomic_write
-    out, text = Path(path), io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(("Id", "Expected"))
-    writer.writerows(rows)
-    atomic_write(out, lambda f: f.write(text.getvalue().encode("utf-8")))  # an older file stays whole on failure
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = csv_text(({"Id": n, "Expected": c} for n, c in rows), lineterminator="
+")
+    atomic_write(out, lambda f: f.write(text.encode("utf-8")))  # an older file stays whole on failure
     return out

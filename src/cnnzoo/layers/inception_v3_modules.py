@@ -258,29 +258,14 @@ def build_layer(layer: Layer, in_chs: int, options: BuildOptions) -> tuple[nn.Mo
     return Stack(*(m for m, _, _ in blocks)), in_chs, 1
 
 
-@dataclass(frozen=True)
-class BuiltRow:
-    name: str
-    module: nn.Module
-    out_chs: int
-    reduction: int  # input size / output size (product of strides so far)
-
-
-def build_rows(rows: tuple[Row, ...], in_chans: int, options: BuildOptions) -> list[BuiltRow]:
-    """Build a network's table row by row, tracking channels and total stride."""
-    built: list[BuiltRow] = []
-    chs, reduction = in_chans, 1
+def build_rows(rows: tuple[Row, ...], in_chans: int, options: BuildOptions) -> list[tuple[str, nn.Module, int, int]]:
+    """Build a network's table row by row: (name, module, output channels, stride) per row."""
+    built = []
+    chs = in_chans
     for row in rows:
         module, chs, stride = build_layer(row.layer, chs, options)
-        reduction *= stride
-        built.append(BuiltRow(row.name, module, chs, reduction))
+        built.append((row.name, module, chs, stride))
     return built
-
-
-def stage_ends(built: list[BuiltRow]) -> list[BuiltRow]:
-    """The last row at each resolution (the rows whose successor downsamples, and the last row)."""
-    return [row for row, nxt in zip(built, built[1:] + [None], strict=True)
-            if row.reduction > 1 and (nxt is None or nxt.reduction > row.reduction)]
 
 
 def conv_paths(branch: Branch) -> Iterator[tuple[str, int, int | None]]:
