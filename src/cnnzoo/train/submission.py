@@ -23,7 +23,6 @@ def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Pat
     from .checkpoint import atomic_write
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = csv_text(({"Id": n, "Expected": c} for n, c in rows), lineterminator="
-")
+    text = csv_text(({"Id": n, "Expected": c} for n, c in rows), lineterminator="\n")
     atomic_write(out, lambda f: f.write(text.encode("utf-8")))  # an older file stays whole on failure
     return out
