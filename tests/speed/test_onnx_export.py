@@ -5,7 +5,7 @@ Exporting costs seconds per network on 2 cores (tracing, ONNX passes, writing th
 the default run exports `DEFAULT`: the cheapest variant (mult-adds at the card's min_size) of
 each family whose graph is small (<= 250 modules, <= 30M parameters; listed, because choosing
 costs a minute of meta-device counting); `CNNZOO_ONNX=families` exports the cheapest variant of
-every family (all 19 pass) and `CNNZOO_ONNX=all` every registered network.
+every family and `CNNZOO_ONNX=all` every registered network.
 """
 
 from __future__ import annotations
