@@ -170,6 +170,16 @@ class ExperimentFolder:
         return read_run(run_dir)
 
 
+def names_from(text: str, *, option: str, known: Iterable[str]) -> list[str]:
+    """The names of a comma-separated option (`--blocks 5x5,3x3+3x3`), each one of `known`."""
+    from ..errors import ConfigError
+    known = tuple(known)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names or any(n not in known for n in names):
+        raise ConfigError(f"{option} {text!r}: expected some of {', '.join(known)}")
+    return names
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """Rows of equal keys as a GitHub markdown table (floats with 4 decimals)."""
     if not rows:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ExperimentFolder, _f, check_settings, figure, markdown_table
+from .common import ExperimentFolder, _f, check_settings, figure, markdown_table, names_from
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -59,11 +59,7 @@ class GradflowSettings:
         self.activation_list()
 
     def activation_list(self) -> list[str]:
-        from ..errors import ConfigError
-        names = [a.strip() for a in self.activations.split(",") if a.strip()]
-        if not names or any(a not in ACTIVATIONS for a in names):
-            raise ConfigError(f"--activations {self.activations!r}: expected some of {', '.join(ACTIVATIONS)}")
-        return names
+        return names_from(self.activations, option="--activations", known=ACTIVATIONS)
 
 
 def _tensors(settings: GradflowSettings, device: Any) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import ExperimentFolder, ExperimentSettings, _f, check_settings, figure, markdown_table
+from .common import ExperimentFolder, ExperimentSettings, _f, check_settings, figure, markdown_table, names_from
 
 # name -> rows of one kernel block with C output channels ({c}); each conv has BN + ReLU
 BLOCKS: dict[str, tuple[str, ...]] = {
@@ -43,11 +43,7 @@ class KernelsSettings(ExperimentSettings):
         self.block_names()
 
     def block_names(self) -> list[str]:
-        from ..errors import ConfigError
-        names = [b.strip() for b in self.blocks.split(",") if b.strip()]
-        if not names or any(b not in BLOCKS for b in names):
-            raise ConfigError(f"--blocks {self.blocks!r}: expected some of {', '.join(BLOCKS)}")
-        return names
+        return names_from(self.blocks, option="--blocks", known=BLOCKS)
 
 
 def kernel_table(name: str, *, width: int, size: int, channels: int) -> str:

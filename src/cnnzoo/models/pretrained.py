@@ -141,7 +141,7 @@ def load_pretrained(model: ZooModel, source: str | Path, *, library: str | None 
         library, state = lib, fetch_state_dict(name, lib, tag or None)
     else:
         state = read_state_dict(text)
-        if library is None and _is_cnnzoo_checkpoint(text):  # our own names: no mapping needed
+        if library is None and cnnzoo_header(text) is not None:  # our own names: no mapping needed
             return assign_state_dict(model, state, source=text)
         library = library or _guess_library(model, state)
     mapper = _MAPPERS.get((name, library or ""))
@@ -150,16 +150,17 @@ def load_pretrained(model: ZooModel, source: str | Path, *, library: str | None 
     return assign_state_dict(model, mapper(state), source=text)
 
 
-def _is_cnnzoo_checkpoint(path: str) -> bool:
-    """A .safetensors file written by cnnzoo (its header carries cnnzoo metadata)."""
-    if not path.endswith(".safetensors"):
-        return False
+def cnnzoo_header(path: str) -> str | None:
+    """The cnnzoo metadata (JSON text) in the header of a .safetensors file cnnzoo wrote; None
+    for any other file (other weights, not safetensors, unreadable)."""
+    if not str(path).endswith(".safetensors") or not Path(path).is_file():
+        return None
     from safetensors import safe_open
     try:
-        with safe_open(path, framework="pt") as f:
-            return "cnnzoo" in (f.metadata() or {})
-    except Exception:  # unreadable headers were reported by read_state_dict already
-        return False
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("cnnzoo")
+    except Exception:  # noqa: BLE001 - unreadable headers are reported where the weights are read
+        return None
 
 
 def _guess_library(model: ZooModel, state: StateDict) -> str | None:

@@ -98,14 +98,8 @@ def open_model(source: str | Path, *, device: torch.device, pretrained: str | No
 
 def _own_checkpoint_meta(path: str) -> CheckpointMeta | None:
     """The metadata of a `.safetensors` file cnnzoo wrote (None for any other weights)."""
-    if not str(path).endswith(".safetensors") or not Path(path).is_file():
-        return None
-    from safetensors import safe_open
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            text = (f.metadata() or {}).get("cnnzoo")
-    except Exception:  # noqa: BLE001 - unreadable headers were reported when the weights were loaded
-        return None
+    from ..models.pretrained import cnnzoo_header
+    text = cnnzoo_header(path)
     return CheckpointMeta.from_json(text, source=str(path)) if text else None
 
 
