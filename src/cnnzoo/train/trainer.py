@@ -142,7 +142,11 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> RunResult:
         try:
-            return self._run()
+            result = self._run()
+            # ranks tear the process group down together: gloo aborts a rank (SIGABRT, "terminate called
+            # without an active exception") whose peer destroys the group while it still waits on it
+            dist.barrier()
+            return result
         finally:
             self.folder.close()
             dist.shutdown()
