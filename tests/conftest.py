@@ -23,4 +23,6 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     # caches (`cnnzoo models` counts) go to a throw-away folder, not the user's ~/.cache
     os.environ["XDG_CACHE_HOME"] = str(config.rootpath / ".pytest_cache" / "xdg")
+    for name in ("CNNZOO_CACHE_DIR", "CNNZOO_ONNX_CACHE"):  # ONNX graphs too, whatever the user's settings
+        os.environ.pop(name, None)
     torch.manual_seed(0)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 import cnnzoo
 from cnnzoo.analysis import count_mult_adds
 from cnnzoo.models.base import ZooModel, split_outputs
+from cnnzoo.speed.fold_bn import count_batch_norms, fold_batch_norms
 
 NETWORKS = cnnzoo.list_models(aliases=False)
 SMALL_MULT_ADDS = 0.6e9  # networks cheaper than this are also run at their default input size
@@ -99,3 +100,20 @@ def test_reset_classifier_and_pre_logits(built: tuple[str, ZooModel]) -> None:
         feats = model.forward_features(x)
         assert feats.shape[1] == model.num_features
         assert model.forward_head(feats, pre_logits=True).shape == (1, model.head_hidden_size)
+
+
+def test_batch_norms_fold_into_the_convolutions_without_changing_the_logits(built: tuple[str, ZooModel]) -> None:
+    """The `fused` backend (predict's and eval's default): same logits, the network untouched.
+    The forward/backward test above ran a training step, so the running statistics are not the
+    initial (0, 1) and folding them is a real test."""
+    name, model = built
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batch_norms(model)
+    x = _input(name)
+    with torch.no_grad():
+        ref, got = model(x), folded(x)
+    assert (ref - got).abs().max() <= 1e-4 * max(1.0, float(ref.abs().max()))
+    assert count_batch_norms(folded) <= count_batch_norms(model)
+    after = model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items()), "the original was changed"

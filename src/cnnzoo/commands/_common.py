@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..speed import INFERENCE_BACKENDS
 from ._argtypes import at_least
 
 
@@ -25,12 +26,17 @@ def add_model_source_arguments(p: Any, *, what: str = "the model", device: bool 
         p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
 
 
-def add_backend_arguments(p: Any, *, batch_size: int = 32, workers: bool = True) -> None:
-    """`--backend`, `--batch-size` (and `--workers`): how `predict`/`eval` run the model (speed/)."""
-    p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
-                   help="how the model runs (default auto: channels-last, checked against eager)")
-    p.add_argument("--batch-size", type=at_least(1, 100_000), default=batch_size,
-                   help=f"images per batch (default {batch_size})")
+def add_backend_arguments(p: Any, *, batch_size: int | None = None, workers: bool = True) -> None:
+    """`--backend`, `--batch-size` (and `--workers`): how `predict`/`eval` run the model (speed/).
+    `batch_size` None: chosen by device (`speed.fast_predict.default_batch_size`)."""
+    trial = ("; on a CPU, ONNX Runtime is then timed on a few batches where the work left repays its export "
+             "(graphs kept in ~/.cache/cnnzoo/onnx or $CNNZOO_CACHE_DIR/onnx) and the faster one kept") if workers else ""
+    p.add_argument("--backend", choices=("auto", *INFERENCE_BACKENDS), default="auto",
+                   help="how the model runs (default auto: fused, i.e. batch norm folded into the convolutions "
+                   f"and channels-last{trial}; a backend other than eager is checked against eager first)")
+    p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=batch_size,
+                   help=f"images per batch (default {batch_size or '8 on a CPU, 64 on a GPU'})")
     if workers:
         p.add_argument("--workers", type=at_least(0, 256), metavar="N",
-                       help="processes decoding files (default: 0 for < 32 files, else up to 4)")
+                       help="processes decoding files (default: none for < 32 files; else 1 per 4 CPU cores, up to 4; "
+                       "up to 4 when a GPU runs the model)")

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..errors import ConfigError
+from ..speed import INFERENCE_BACKENDS
 from ._argtypes import at_least, shape
 from ._common import add_model_source_arguments
 
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="throughput of each backend vs the machine's limits",
                        description="Images per second, latency (median, p90) and peak memory of a model on each "
-                       "backend (eager NCHW, channels-last, torch.compile, ONNX Runtime; bf16/fp16 on CUDA), "
+                       "backend (eager NCHW, channels-last, fused: batch norm folded into the convolutions, torch.compile, "
+                       "ONNX Runtime; bf16/fp16 on CUDA), "
                        "beside the machine's fp32 GEMM rate and copy bandwidth measured in the same run: "
                        "%% of GEMM limit = mult-adds x img/s / GEMM rate.")
     add_model_source_arguments(p, what="the model to time")
@@ -93,7 +95,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="inference: which half-precision rows to add on CUDA (default all); "
                         "--train: autocast dtype (default fp32)")
     p.add_argument("--backend", action="append", metavar="NAME",
-                   choices=("eager", "channels_last", "compile", "onnxruntime", "bf16", "fp16"),
+                   choices=(*INFERENCE_BACKENDS, "bf16", "fp16"),
                    help="time only these (repeatable)")
     p.add_argument("--warmup", type=at_least(0, 10_000), default=3, help="untimed batches per backend")
     p.add_argument("--repeats", type=at_least(1, 100_000), default=10, help="timed batches per backend (medians reported)")

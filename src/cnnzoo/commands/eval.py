@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError, OutputError
 from ._argtypes import at_least
-from ._common import add_model_source_arguments, print_summary
+from ._common import add_backend_arguments, add_model_source_arguments, print_summary
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="where torchvision data sets are")
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--tta", action="store_true", help="average predictions over flipped/shifted views")
-    p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=256)
-    p.add_argument("--backend", choices=("auto", "eager", "channels_last", "compile", "onnxruntime"), default="auto",
-                   help="how the model runs (default auto: channels-last, checked against eager)")
+    add_backend_arguments(p, batch_size=256, workers=False)
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--confusion", metavar="FILE.png", help="where to write the confusion matrix")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")

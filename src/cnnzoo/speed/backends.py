@@ -2,7 +2,8 @@
 that maps a normalised float batch (N, C, H, W) to logits, or into a training step.
 
 Inference backends: `eager` (NCHW, as written), `channels_last` (NHWC memory, oneDNN/cuDNN's
-native layout), `compile` (`torch.compile` of the channels-last model; on CPU with inductor's
+native layout), `fused` (channels-last with every batch norm that follows a convolution folded
+into it, `fold_bn`: no setup beyond a graph trace, what `predict` and `eval` use by default), `compile` (`torch.compile` of the channels-last model; on CPU with inductor's
 freezing, which folds batch norm into the convolutions and pre-packs the weights),
 `onnxruntime` (the model exported as `cnnzoo export onnx` writes it, CPU), and on CUDA
 `bf16` / `fp16` (weights and activations in that type, channels-last). A backend that cannot
@@ -25,8 +26,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..models.base import split_outputs
+from . import INFERENCE_BACKENDS
+from .fold_bn import fold_batch_norms
 
-INFERENCE = ("eager", "channels_last", "compile", "onnxruntime")
+INFERENCE = INFERENCE_BACKENDS
 HALF = ("bf16", "fp16")  # CUDA only
 TRAINING = ("eager", "channels_last", "compile")
 
@@ -82,18 +85,31 @@ def _compiled(model: nn.Module, example: Tensor, *, training: bool) -> nn.Module
     return compiled
 
 
-def _onnxruntime(model: nn.Module, example: Tensor) -> Runner:
+def _onnxruntime(model: nn.Module, example: Tensor, *, cache: bool) -> Runner:
+    """`cache`: the graph comes from (or goes to) `onnx_cache` (predict); else a fresh export with
+    `export_onnx`'s metadata and parity check (bench)."""
     if example.device.type != "cpu":
         raise Unavailable("ONNX Runtime runs here on the CPU only")
     try:
+        from . import onnx_cache
         from .onnx_export import export_onnx, ort_session
     except ImportError as e:
         raise Unavailable(f"onnxruntime is not installed ({e.name}): pip install 'cnnzoo[onnx]'") from None
-    folder = Path(tempfile.mkdtemp(prefix="cnnzoo-bench-"))
     batch = torch.cat([example, example[:1]]) if len(example) < 3 else example
     try:
-        export_onnx(model, folder / "model.onnx", batch=batch, metadata={})
-        session = ort_session(folder / "model.onnx", threads=torch.get_num_threads())
+        session = None
+        if cache and (path := onnx_cache.cached_graph(model, tuple(example.shape[1:]))) is not None:
+            try:
+                session = ort_session(path, threads=torch.get_num_threads())
+            except Exception:  # noqa: BLE001 - a damaged cache entry (e.g. a partial copy): export again
+                path.unlink(missing_ok=True)
+        if session is None:
+            if cache:
+                path = onnx_cache.export_graph(model, batch)
+            else:
+                path = Path(tempfile.mkdtemp(prefix="cnnzoo-bench-")) / "model.onnx"
+                export_onnx(model, path, batch=batch, metadata={})
+            session = ort_session(path, threads=torch.get_num_threads())
     except Exception as e:  # noqa: BLE001 - an export failure means: skip this backend
         raise Unavailable(f"ONNX export failed ({_one_line(e)})") from None
 
@@ -102,18 +118,21 @@ def _onnxruntime(model: nn.Module, example: Tensor) -> Runner:
     return Runner("onnxruntime", run, torch_memory=False)
 
 
-def inference_runner(name: str, model: nn.Module, example: Tensor) -> Runner:
-    """Runner `name` (INFERENCE or HALF) for `model` (eval mode, on example's device)."""
+def inference_runner(name: str, model: nn.Module, example: Tensor, *, cache_onnx: bool = False) -> Runner:
+    """Runner `name` (INFERENCE or HALF) for `model` (eval mode, on example's device).
+    `cache_onnx`: ONNX Runtime's graph is kept on disk for the next call (`onnx_cache`)."""
     cl = torch.channels_last
     if name == "eager":
         return Runner(name, _inference(model, layout=torch.contiguous_format))
     if name == "channels_last":
         return Runner(name, _inference(_channels_last(model), layout=cl))
+    if name == "fused":
+        return Runner(name, _inference(fold_batch_norms(model).to(memory_format=cl), layout=cl))
     if name == "compile":
         compiled = _compiled(_channels_last(model), example.contiguous(memory_format=cl), training=False)
         return Runner(name, _inference(compiled, layout=cl))
     if name == "onnxruntime":
-        return _onnxruntime(model, example)
+        return _onnxruntime(model, example, cache=cache_onnx)
     if name in HALF:
         if example.device.type != "cuda":
             raise Unavailable(f"{name} is measured on CUDA only (this CPU has no fast {name} matrix units)")

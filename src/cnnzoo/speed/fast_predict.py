@@ -2,17 +2,22 @@
 
 Three things make `cnnzoo predict` fast on a folder (`benchmarks/predict_folder.py` measures
 them against the plain torchvision loop): files are decoded and resized in DataLoader worker
-processes while the model runs on the previous batch; images go through the model in batches;
-the model runs on the chosen backend (`--backend`; `auto` is channels-last: on this project's
-CPUs it is the fastest path that costs nothing to set up, while ONNX Runtime and torch.compile
-pay seconds of export or compilation first, worth it only for thousands of images). A backend
-other than eager is checked against eager on the first batch and dropped, with a one-line note,
-if its logits differ by more than 1e-3 (relative to their scale).
+processes while the model runs on the previous batch, where there are cores to spare for them
+(`default_workers`); images go through the model in batches;
+the model runs on the chosen backend (`--backend`; `auto` starts on `fused`: batch norm folded
+into the convolutions, channels-last, a tenth of a second to set up, while ONNX Runtime and
+torch.compile pay one to tens of seconds of export or compilation first; on a CPU `auto` then
+times ONNX Runtime on one batch when its graph is cached or the work left repays the export, and
+keeps the faster of the two, `_Chooser`). Batches are small on a CPU (8: the maps of a batch stay
+in the caches; 32 is ~10-40% slower per image) and larger on a GPU. A backend other than eager is
+checked against eager on the first images and dropped, with a one-line note, if its logits
+differ by more than 1e-3 (relative to their scale).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +33,12 @@ from . import backends as B
 
 BACKENDS = ("auto", *B.INFERENCE)
 CHECK_TOLERANCE = 1e-3
+CHECK_ROWS = 2
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Images per batch when `--batch-size` is not given: 8 on a CPU, 64 on a GPU."""
+    return 8 if device.type == "cpu" else 64
 
 
 class BackendModel(nn.Module):
@@ -44,19 +55,20 @@ class BackendModel(nn.Module):
         return self.runner.run(x)[:n]  # type: ignore[index]
 
 
-def select_backend(model: nn.Module, name: str, example: Tensor) -> tuple[nn.Module, str]:
+def select_backend(model: nn.Module, name: str, example: Tensor, *, cache_onnx: bool = False) -> tuple[nn.Module, str]:
     """(`model` on backend `name`, a note: "" or why another one is used). `example` is a
     normalised batch of the size that will be used."""
-    chosen = "channels_last" if name == "auto" else name
+    chosen = "fused" if name == "auto" else name
     if chosen == "eager":
         return model, ""
     try:
-        runner = B.inference_runner(chosen, model, example)
+        runner = B.inference_runner(chosen, model, example, cache_onnx=cache_onnx)
     except B.Unavailable as e:
         return model, f"backend {chosen} unavailable ({e}); using eager"
     wrapped = BackendModel(runner, fixed_batch=len(example) if chosen == "compile" else None)
+    probe = example[:CHECK_ROWS]  # a few images show a wrong backend as well as a whole batch would
     with torch.inference_mode():
-        ref, got = split_outputs(model(example))[0].float(), wrapped(example).float()
+        ref, got = split_outputs(model(probe))[0].float(), wrapped(probe).float()
     diff = float((ref - got).abs().max())
     if not diff <= CHECK_TOLERANCE * max(1.0, float(ref.abs().max())):
         return model, f"backend {chosen} disagrees with eager by {diff:.2g}; using eager"
@@ -92,23 +104,92 @@ def decoded_batches(files: list[Path], *, channels: int, size: int, batch_size: 
     yield from loader
 
 
-def default_workers(n_files: int) -> int:
-    """Decoding processes: none for a handful of files (starting them costs more), else up to 4."""
-    return 0 if n_files < 32 else min(4, os.cpu_count() or 1)
+def default_workers(n_files: int, device: torch.device) -> int:
+    """Decoding processes when `--workers` is not given. None for a handful of files (starting
+    them costs more). On a CPU the model's threads already use every core, so decoding beside
+    them only competes: on 2 cores, 200 photos take ~15% longer with 1 or 2 workers than with
+    decoding between batches. So: one worker per 4 cores (none below 4), up to 4; with a GPU
+    doing the model, up to 4 whatever the cores."""
+    if n_files < 32:
+        return 0
+    cores = os.cpu_count() or 1
+    return min(4, cores if device.type != "cpu" else cores // 4)
+
+
+class _Chooser:
+    """The model each batch runs on. A named backend is built on the first batch and kept. `auto`
+    starts on `fused`; on a CPU it then tries ONNX Runtime, whose convolutions are faster on some
+    networks (ResNet-50 at batch 8 on 2 cores: 20-30% faster; ResNet-18: level), when its graph is
+    already in `onnx_cache` or the work left would repay an export (`ORT_WORTH_S`). Each backend's
+    first batch warms caches up and is not counted; the best of its next `TIMED` batches, per
+    image, is compared (the best, not the mean: a batch slowed by another process says nothing
+    about the backend), and the faster one runs the rest."""
+
+    ORT_WORTH_S = 4.0  # seconds of work left on `fused` that justify an export (~1-3 s on 2 cores)
+    ORT_GAIN = 0.95  # ONNX Runtime is kept only if it takes at most this share of fused's time
+    TIMED = 2  # batches compared per backend, after one warm-up batch
+
+    def __init__(self, model: nn.Module, backend: str, *, batch_size: int, total: int, device: torch.device) -> None:
+        self.eager, self.backend, self.batch_size, self.total = model, backend, batch_size, total
+        self.adaptive = backend == "auto" and device.type == "cpu"
+        self.current: nn.Module | None = None
+        self.name = "fused" if backend == "auto" else backend
+        self.seconds: dict[str, list[float]] = {}  # backend -> seconds per image of each batch
+        self.done = 0
+        self.fused: nn.Module | None = None
+
+    def model(self, x: Tensor) -> nn.Module:
+        if self.current is None:
+            self.current, note = select_backend(self.eager, self.backend, _full(x, self.batch_size),
+                                                cache_onnx=self.backend == "onnxruntime")
+            if note:
+                warnings.warn(note, stacklevel=3)
+        if self.adaptive and self.name == "fused" and len(self.seconds.get("fused", ())) == 1 + self.TIMED:
+            if not self._try_ort(x):
+                self.adaptive = False
+                return self.current
+            self.fused, self.name = self.current, "onnxruntime"
+            self.current, note = select_backend(self.eager, "onnxruntime", _full(x, self.batch_size), cache_onnx=True)
+            if note:  # unavailable or disagreeing: stay on fused, quietly (auto's choice, not the user's)
+                self.current, self.name, self.adaptive = self.fused, "fused", False
+        return self.current
+
+    def _try_ort(self, x: Tensor) -> bool:
+        from . import onnx_cache
+        left = (self.total - self.done) * self._best("fused")
+        try:
+            return left >= self.ORT_WORTH_S or onnx_cache.cached_graph(self.eager, tuple(x.shape[1:])) is not None
+        except ImportError:
+            return False
+
+    def timed(self, seconds: float, *, images: int, files: int) -> None:
+        """One batch took `seconds` for `images` usable ones out of `files`."""
+        self.done += files
+        if not self.adaptive:
+            return
+        times = self.seconds.setdefault(self.name, [])
+        times.append(seconds / images)
+        if self.name == "onnxruntime" and len(times) == 1 + self.TIMED:
+            if self._best("onnxruntime") > self.ORT_GAIN * self._best("fused"):
+                self.current, self.name = self.fused, "fused"
+            self.adaptive = False
+
+    def _best(self, name: str) -> float:
+        return min(self.seconds[name][1:])
 
 
 @torch.no_grad()
 def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, device: torch.device,
-                 backend: str = "auto", batch_size: int = 32,
+                 backend: str = "auto", batch_size: int | None = None,
                  workers: int | None = None) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
     """As `train.inference.predict_files` (same results), decoding in workers, on `backend`."""
     data = loaded.meta.get("data", {})
     channels = int(data.get("channels", loaded.pipeline.in_chans))
     stored = round(loaded.pipeline.out_size[0] / loaded.pipeline.eval_crop)
-    batch_size = max(1, min(batch_size, len(files)))
-    workers = default_workers(len(files)) if workers is None else workers
+    batch_size = max(1, min(batch_size or default_batch_size(device), len(files)))
+    workers = default_workers(len(files), device) if workers is None else workers
     k = min(top_k, len(loaded.classes))
-    model: nn.Module | None = None
+    chooser = _Chooser(loaded.model, backend, batch_size=batch_size, total=len(files), device=device)
     results: list[dict[str, Any]] = []
     bad: list[tuple[Path, str]] = []
     for batch in decoded_batches(files, channels=channels, size=stored, batch_size=batch_size, workers=workers):
@@ -118,11 +199,10 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
             continue
         x = torch.stack([t for _, t in good]).to(device)
         views = loaded.pipeline.tta_views(x) if tta else [loaded.pipeline.eval(x)]
-        if model is None:
-            model, note = select_backend(loaded.model, backend, _full(views[0], batch_size))
-            if note:
-                warnings.warn(note, stacklevel=2)
+        model = chooser.model(views[0])
+        start = time.perf_counter()
         probs = torch.stack([split_outputs(model(v))[0].float().softmax(1) for v in views]).mean(0)
+        chooser.timed(time.perf_counter() - start, images=len(good), files=len(batch))
         top = probs.topk(k, dim=1)
         for (i, _), p, j in zip(good, top.values.tolist(), top.indices.tolist(), strict=True):
             results.append({"file": str(files[i]), "predictions": [{"class": loaded.classes[c], "probability": q}

@@ -72,7 +72,9 @@ def _dynamo_export(model: nn.Module, example: torch.Tensor, path: Path) -> int:
     return DYNAMO_OPSET
 
 
-def _write_graph(model: nn.Module, example: torch.Tensor, path: Path) -> tuple[str, int]:
+def write_graph(model: nn.Module, example: torch.Tensor, path: Path) -> tuple[str, int]:
+    """Trace `model` with `example` into `path`; (exporter, opset). Raises ExportError naming both
+    exporters' reasons when neither handles the network."""
     reasons = []
     for name, export in (("torchscript", _torchscript_export), ("dynamo", _dynamo_export)):
         try:
@@ -135,7 +137,7 @@ def export_onnx(model: nn.Module, path: str | Path, *, batch: torch.Tensor, meta
     # written and checked beside the target, then moved over it: a failed export keeps an older file
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .onnx ending
     try:
-        exporter, opset = _write_graph(model, batch[:2].contiguous(), tmp)
+        exporter, opset = write_graph(model, batch[:2].contiguous(), tmp)
         _add_metadata(tmp, metadata)
         diff, scale = parity(model, ort_session(tmp), batch.contiguous())
         if not diff <= tolerance(scale):

@@ -1,0 +1,74 @@
+"""ONNX graphs for `predict`'s ONNX Runtime path, exported once per network and kept on disk.
+
+Exporting costs 1-3 s on 2 cores (a second of it importing the exporter), as much as ONNX Runtime
+saves on a few hundred photos; kept on disk, the next `predict` with the same weights opens the
+graph in ~0.1 s. The key is the network's class, the input size, the torch version, the opset
+and every state-dict tensor (name, shape, dtype and bytes): other weights, even one changed
+value, give another key, so a stale graph is never run (and each use is still checked against
+eager PyTorch on the first images, `fast_predict.select_backend`).
+
+Location: `$CNNZOO_CACHE_DIR/onnx`, else `$XDG_CACHE_HOME/cnnzoo/onnx`, else
+`~/.cache/cnnzoo/onnx`; `CNNZOO_ONNX_CACHE=0` turns it off (every use exports to a temporary
+folder). Old entries are left for the user to delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .onnx_export import OPSET
+
+
+def enabled() -> bool:
+    return os.environ.get("CNNZOO_ONNX_CACHE", "1") != "0"
+
+
+def onnx_cache_root() -> Path:
+    if os.environ.get("CNNZOO_CACHE_DIR"):
+        return Path(os.environ["CNNZOO_CACHE_DIR"]).expanduser() / "onnx"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
+    return base / "cnnzoo" / "onnx"
+
+
+def model_key(model: nn.Module, input_size: tuple[int, ...]) -> str:
+    """Changes with the architecture, the input size, torch, the opset or any weight."""
+    h = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__} {tuple(input_size)} "
+                       f"torch {torch.__version__} opset {OPSET}\n".encode())
+    for name, t in model.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name} {tuple(t.shape)} {t.dtype}\n".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def cached_graph(model: nn.Module, input_size: tuple[int, ...]) -> Path | None:
+    """The graph exported earlier for these weights and input size, if the cache has it."""
+    if not enabled():
+        return None
+    path = onnx_cache_root() / f"{model_key(model, input_size)}.onnx"
+    return path if path.is_file() else None
+
+
+def export_graph(model: nn.Module, example: torch.Tensor) -> Path:
+    """`model` (eval, CPU, fp32) written as ONNX with a dynamic batch, into the cache (or a
+    temporary folder when the cache is off or cannot be written). Raises what the exporter raises."""
+    from .onnx_export import write_graph
+    folder = onnx_cache_root() if enabled() else Path(tempfile.mkdtemp(prefix="cnnzoo-onnx-"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        folder = Path(tempfile.mkdtemp(prefix="cnnzoo-onnx-"))
+    path = folder / f"{model_key(model, tuple(example.shape[1:]))}.onnx"
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        write_graph(model, example[:2].contiguous(), tmp)
+        os.replace(tmp, path)  # another process exporting the same network writes the same graph
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

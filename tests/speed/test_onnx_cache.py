@@ -1,0 +1,110 @@
+"""`predict`'s ONNX graphs are exported once per network and weights, found again by the next
+call, never reused for other weights, and not kept when the cache is turned off; `auto` tries
+ONNX Runtime on the fourth batch (one warm-up and two timed batches on `fused` first) when
+the graph is already there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime")
+
+from cnnzoo.models import create_model  # noqa: E402
+from cnnzoo.speed import onnx_cache  # noqa: E402
+from cnnzoo.speed.fast_predict import _Chooser, select_backend  # noqa: E402
+
+SIZE = (1, 32, 32)
+
+
+@pytest.fixture()
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CNNZOO_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CNNZOO_ONNX_CACHE", raising=False)
+    return tmp_path / "onnx"
+
+
+def _lenet() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model("lenet5").eval()
+
+
+def test_the_graph_is_exported_once_and_found_by_the_next_call(cache: Path) -> None:
+    model, example = _lenet(), torch.randn(4, *SIZE)
+    assert onnx_cache.cached_graph(model, SIZE) is None
+    wrapped, note = select_backend(model, "onnxruntime", example, cache_onnx=True)
+    assert note == ""
+    [graph] = cache.glob("*.onnx")
+    assert onnx_cache.cached_graph(model, SIZE) == graph
+    stamp = graph.stat().st_mtime_ns
+    again, note = select_backend(model, "onnxruntime", example, cache_onnx=True)
+    assert note == "" and graph.stat().st_mtime_ns == stamp and list(cache.glob("*")) == [graph]
+    with torch.inference_mode():
+        torch.testing.assert_close(again(example), model(example), rtol=1e-4, atol=1e-5)
+
+
+def test_other_weights_or_input_size_never_reuse_a_graph(cache: Path) -> None:
+    model = _lenet()
+    select_backend(model, "onnxruntime", torch.randn(4, *SIZE), cache_onnx=True)
+    assert onnx_cache.cached_graph(model, SIZE) is not None
+    assert onnx_cache.cached_graph(model, (1, 36, 36)) is None
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[0] += 1e-3  # one value of one weight
+    assert onnx_cache.cached_graph(model, SIZE) is None
+
+
+def test_a_damaged_cache_entry_is_exported_again(cache: Path) -> None:
+    model, example = _lenet(), torch.randn(4, *SIZE)
+    select_backend(model, "onnxruntime", example, cache_onnx=True)
+    [graph] = cache.glob("*.onnx")
+    graph.write_bytes(graph.read_bytes()[:100])  # damaged on disk (a partial copy of the cache folder)
+    wrapped, note = select_backend(model, "onnxruntime", example, cache_onnx=True)
+    assert note == "" and graph.stat().st_size > 100
+    with torch.inference_mode():
+        torch.testing.assert_close(wrapped(example), model(example), rtol=1e-4, atol=1e-5)
+
+
+def test_the_cache_can_be_turned_off(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNNZOO_ONNX_CACHE", "0")
+    model = _lenet()
+    _, note = select_backend(model, "onnxruntime", torch.randn(4, *SIZE), cache_onnx=True)
+    assert note == "" and not cache.exists()
+    assert onnx_cache.cached_graph(model, SIZE) is None
+
+
+def test_auto_tries_onnx_runtime_on_the_fourth_batch_when_the_graph_is_cached(cache: Path) -> None:
+    model, x = _lenet(), torch.randn(4, *SIZE)
+    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    names = []
+    for _ in range(6):
+        chooser.model(x)
+        names.append(chooser.name)
+        chooser.timed(0.01, images=4, files=4)
+    assert names == ["fused"] * 6  # LeNet's few milliseconds of work left never repay an export
+
+    select_backend(model, "onnxruntime", x, cache_onnx=True)  # the graph an earlier predict left
+    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    names, outputs = [], []
+    for seconds in (0.05, 0.01, 0.01, 0.05, 0.001, 0.02, 0.01):  # ONNX Runtime's best is faster: kept
+        m = chooser.model(x)
+        names.append(chooser.name)
+        with torch.inference_mode():
+            outputs.append(m(x))
+        chooser.timed(seconds, images=4, files=4)
+    assert names == ["fused"] * 3 + ["onnxruntime"] * 4
+    for out in outputs[1:]:
+        torch.testing.assert_close(out, outputs[0], rtol=1e-4, atol=1e-5)
+
+
+def test_auto_goes_back_to_fused_when_onnx_runtime_is_slower(cache: Path) -> None:
+    model, x = _lenet(), torch.randn(4, *SIZE)
+    select_backend(model, "onnxruntime", x, cache_onnx=True)
+    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    names = []
+    for seconds in (0.05, 0.01, 0.02, 0.05, 0.02, 0.011, 0.01):  # best 0.011 > 0.95 x 0.01
+        chooser.model(x)
+        names.append(chooser.name)
+        chooser.timed(seconds, images=4, files=4)
+    assert names == ["fused"] * 3 + ["onnxruntime"] * 3 + ["fused"]
