@@ -5,6 +5,7 @@ the graph is already there."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,9 @@ def test_the_graph_is_exported_once_and_found_by_the_next_call(cache: Path) -> N
     assert note == ""
     [graph] = cache.glob("*.onnx")
     assert onnx_cache.cached_graph(model, SIZE) == graph
-    stamp = graph.stat().st_mtime_ns
+    written = graph.stat().st_ino  # an export would replace the file (a new inode)
     again, note = select_backend(model, "onnxruntime", example, cache_onnx=True)
-    assert note == "" and graph.stat().st_mtime_ns == stamp and list(cache.glob("*")) == [graph]
+    assert note == "" and graph.stat().st_ino == written and list(cache.glob("*")) == [graph]
     with torch.inference_mode():
         torch.testing.assert_close(again(example), model(example), rtol=1e-4, atol=1e-5)
 
@@ -64,6 +65,18 @@ def test_a_damaged_cache_entry_is_exported_again(cache: Path) -> None:
     assert note == "" and graph.stat().st_size > 100
     with torch.inference_mode():
         torch.testing.assert_close(wrapped(example), model(example), rtol=1e-4, atol=1e-5)
+
+
+def test_the_graphs_used_longest_ago_are_pruned_first(tmp_path: Path) -> None:
+    old, used, new = (tmp_path / f"{n}.onnx" for n in ("old", "used", "new"))
+    for i, p in enumerate((old, used, new)):
+        p.write_bytes(b"x" * 100)
+        os.utime(p, (1000 + i, 1000 + i))
+    os.utime(used, (5000, 5000))  # `cached_graph` touched it
+    onnx_cache.prune(tmp_path, keep=new, max_bytes=250)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.onnx", "used.onnx"]
+    onnx_cache.prune(tmp_path, keep=new, max_bytes=50)  # the graph just written stays, whatever its size
+    assert [p.name for p in tmp_path.iterdir()] == ["new.onnx"]
 
 
 def test_the_cache_can_be_turned_off(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -112,7 +112,7 @@ def _summary(s: DegradationSettings, table: list[dict[str, Any]]) -> str:
     by = {r["network"]: r for r in table}
     depths = s.depth_list()
     lo, hi = depths[0], depths[-1]
-    lines = [f"# Degradation: plain vs residual networks ({_title(s)})", "",
+    lines = [f"# Degradation: {_title(s)}", "",
              "He et al. 2015, Fig. 1 and 6: with the same recipe, the deeper plain network trains worse; "
              "its residual twin does not.", "", markdown_table(table), ""]
     for kind in KINDS:

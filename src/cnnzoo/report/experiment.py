@@ -35,7 +35,7 @@ def _sub_runs(folder: Path) -> list[dict[str, object]]:
         test = data.get("test", {})
         rows.append({"run": summary.parent.name, "test top-1": test.get("top1", ""),
                      "best epoch": data.get("best_epoch", ""), "epochs": data.get("epochs_run", ""),
-                     "wall s": round(float(data.get("wall_s", 0)), 1), "folder": str(summary.parent)})
+                     "wall s": f"{float(data.get('wall_s', 0)):.1f}", "folder": str(summary.parent)})
     return rows
 
 

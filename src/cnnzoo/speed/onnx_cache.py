@@ -9,7 +9,8 @@ eager PyTorch on the first images, `fast_predict.select_backend`).
 
 Location: `$CNNZOO_CACHE_DIR/onnx`, else `$XDG_CACHE_HOME/cnnzoo/onnx`, else
 `~/.cache/cnnzoo/onnx`; `CNNZOO_ONNX_CACHE=0` turns it off (every use exports to a temporary
-folder). Old entries are left for the user to delete.
+folder). The cache holds at most `MAX_BYTES`: after each export, the graphs used longest ago go
+first (a use touches its file).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import torch
 from torch import nn
 
 from .onnx_export import OPSET
+
+MAX_BYTES = 2 << 30  # ~20 ResNet-50s, ~4 VGG-16s
 
 
 def enabled() -> bool:
@@ -52,7 +55,13 @@ def cached_graph(model: nn.Module, input_size: tuple[int, ...]) -> Path | None:
     if not enabled():
         return None
     path = onnx_cache_root() / f"{model_key(model, input_size)}.onnx"
-    return path if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        os.utime(path)  # used now: pruned last
+    except OSError:
+        pass
+    return path
 
 
 def export_graph(model: nn.Module, example: torch.Tensor) -> Path:
@@ -71,4 +80,25 @@ def export_graph(model: nn.Module, example: torch.Tensor) -> Path:
         os.replace(tmp, path)  # another process exporting the same network writes the same graph
     finally:
         tmp.unlink(missing_ok=True)
+    if enabled():
+        prune(folder, keep=path)
     return path
+
+
+def prune(folder: Path, *, keep: Path, max_bytes: int = MAX_BYTES) -> None:
+    """Delete the graphs in `folder` used longest ago until the rest fit in `max_bytes` (`keep`
+    stays whatever its size). Files another process removes meanwhile are skipped."""
+    entries = []
+    for p in folder.glob("*.onnx"):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime, st.st_size, p))
+    total = sum(size for _, size, _ in entries)
+    for _, size, p in sorted(entries, key=lambda e: e[0]):
+        if total <= max_bytes:
+            break
+        if p != keep:
+            p.unlink(missing_ok=True)
+            total -= size

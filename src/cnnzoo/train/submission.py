@@ -3,6 +3,7 @@ as the course's Simpsons competition scores it (seed 004)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,7 @@ def write_submission(results: Sequence[dict[str, Any]], path: str | Path) -> Pat
     results, in their order; two images with the same file name are an error (the Id would
     be ambiguous)."""
     rows = [(Path(r["file"]).name, r["predictions"][0]["class"]) for r in results]
-    names = [n for n, _ in rows]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    twice = sorted(n for n, k in Counter(n for n, _ in rows).items() if k > 1)
     if twice:
         raise DataError(f"file names repeat across folders ({', '.join(twice[:3])}): Kaggle's Id must be unique")
     from .checkpoint import atomic_write
