@@ -72,7 +72,7 @@ def _params(run: RunRecord) -> int:
 
 def _title(s: DegradationSettings) -> str:
     subset = f", {s.limit_train:,} training images" if s.limit_train else ""
-    return f"plain vs residual networks on {Path(s.data).name}{subset}, {s.epochs} epochs"
+    return f"plain vs residual networks on {Path(s.data).name}{subset}, {s.epochs} epoch{'s' * (s.epochs != 1)}"
 
 
 def plot_degradation(runs: dict[tuple[str, int], RunRecord], path: Path, *, title: str) -> None:
@@ -89,13 +89,18 @@ def plot_degradation(runs: dict[tuple[str, int], RunRecord], path: Path, *, titl
             hist = runs[kind, depth].history
             epochs = [r["epoch"] for r in hist]
             label = f"{kind}-{depth}"
-            ax.plot(epochs, [100 * (1 - r["train_acc"]) for r in hist], "--", color=color, lw=1.2,
-                    label=f"{label} train")
+            marker = "o" if len(epochs) < 4 else None  # a line of one or two points shows nothing without it
+            ax.plot(epochs, [100 * (1 - r["train_acc"]) for r in hist], "--", color=color, lw=1.2, marker=marker,
+                    ms=4, label=f"{label} train")
             ax.plot(epochs, [100 * (1 - r.get("val_acc", float("nan"))) for r in hist], "-", color=color, lw=2.4,
-                    label=f"{label} validation")
+                    marker=marker, ms=6, label=f"{label} validation")
         ax.set_title("plain networks" if kind == "plain" else "ResNets (identity shortcuts)")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        last = max((len(r.history) for r in runs.values()), default=1)
+        if last < 4:  # whole epochs only (the locator gives 0.945, 0.960, ... around a single point)
+            ax.set_xticks(range(1, last + 1))
+            ax.set_xlim(0.5, last + 0.5)
         ax.set_ylabel("error (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -117,6 +122,9 @@ def _summary(s: DegradationSettings, table: list[dict[str, Any]]) -> str:
              "its residual twin does not.", "", markdown_table(table), ""]
     for kind in KINDS:
         a, b = by[f"{kind}-{lo}"]["final train error"], by[f"{kind}-{hi}"]["final train error"]
+        if round(100 * b, 2) == round(100 * a, 2):
+            lines.append(f"- {kind}-{hi} and {kind}-{lo} end with the same training error ({100 * b:.2f}%).")
+            continue
         verdict = "higher" if b > a else "lower"
         lines.append(f"- {kind}-{hi} ends with a {verdict} training error than {kind}-{lo} "
                      f"({100 * b:.2f}% vs {100 * a:.2f}%).")
