@@ -49,8 +49,12 @@ def test_cli_predict_with_a_backend_and_tta(trained_run: Path, photo_folder: Pat
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["predict", str(trained_run), str(photo_folder), "--backend", "channels_last", "--tta",
                  "--batch-size", "8", "--workers", "1", "--json", "--top-k", "2"]) == 0
-    results = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    results = json.loads(out.out)
     assert len(results) == 36 and all(len(r["predictions"]) == 2 for r in results)
+    assert "36 images in" in out.err and "on channels_last, cpu, batch 8, 1 decoding worker" in out.err
+    assert main(["predict", str(trained_run), str(photo_folder / "p00.jpg"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_eval_on_a_backend_matches_eager(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import warnings
 
 from ..errors import CnnzooError, DataError
@@ -18,8 +19,9 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     loaded = open_model(args.source, device=device, pretrained=args.pretrained)
     files = expand_inputs(args.inputs)
+    closing: list[str] = []  # predict_fast's summary line, printed on stderr after the results
     results, bad = predict_fast(loaded, files, top_k=args.top_k, tta=args.tta, device=device, backend=args.backend,
-                                batch_size=args.batch_size, workers=args.workers)
+                                batch_size=args.batch_size, workers=args.workers, log=closing.append)
     if bad and not results:
         shown = "; ".join(f"{p.name}: {r}" for p, r in bad[:3]) + ("; ..." if len(bad) > 3 else "")
         raise DataError(f"none of the {len(bad)} inputs is a usable image ({shown})")
@@ -33,10 +35,14 @@ def run(args: argparse.Namespace) -> int:
         write_submission(results, args.csv)
     if args.json:
         print(json.dumps(results, indent=2))
-        return 0
-    for r in results:
-        preds = "  ".join(f"{p['class']} {p['probability']:.3f}" for p in r["predictions"])
-        print(f"{r['file']}: {preds}")
+    else:
+        for r in results:
+            preds = "  ".join(f"{p['class']} {p['probability']:.3f}" for p in r["predictions"])
+            print(f"{r['file']}: {preds}")
+    if not args.quiet:
+        sys.stdout.flush()
+        for line in closing:
+            print(line, file=sys.stderr)
     return 0
 
 
@@ -49,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tta", action="store_true", help="average over flipped/shifted views (seed 003)")
     p.add_argument("--strict", action="store_true", help="unusable image files are an error")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--quiet", action="store_true", help="no closing line on stderr (images/s and the backend used)")
     add_backend_arguments(p)
     p.add_argument("--csv", metavar="FILE.csv", type=output_file(), help="also write Kaggle's submission format: Id,Expected "
                    "(file name, top-1 class name)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -177,12 +177,22 @@ class _Chooser:
     def _best(self, name: str) -> float:
         return min(self.seconds[name][1:])
 
+    def describe(self) -> str:
+        """The backend that ran the last batch, and why where `auto` compared two."""
+        name = getattr(self.current, "backend", "eager")
+        if "onnxruntime" in self.seconds and len(self.seconds["onnxruntime"]) > self.TIMED:
+            ort, fused = 1000 * self._best("onnxruntime"), 1000 * self._best("fused")
+            return f"{name} (ONNX Runtime {ort:.1f} ms an image against fused {fused:.1f})"
+        return name
+
 
 @torch.no_grad()
 def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, device: torch.device,
                  backend: str = "auto", batch_size: int | None = None,
-                 workers: int | None = None) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
-    """As `train.inference.predict_files` (same results), decoding in workers, on `backend`."""
+                 workers: int | None = None,
+                 log: Callable[[str], None] | None = None) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """As `train.inference.predict_files` (same results), decoding in workers, on `backend`.
+    `log` gets one line at the end: images, seconds, the backend that ran them, batch, workers."""
     data = loaded.meta.get("data", {})
     channels = int(data.get("channels", loaded.pipeline.in_chans))
     stored = round(loaded.pipeline.out_size[0] / loaded.pipeline.eval_crop)
@@ -192,6 +202,7 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
     chooser = _Chooser(loaded.model, backend, batch_size=batch_size, total=len(files), device=device)
     results: list[dict[str, Any]] = []
     bad: list[tuple[Path, str]] = []
+    start_all = time.perf_counter()
     for batch in decoded_batches(files, channels=channels, size=stored, batch_size=batch_size, workers=workers):
         bad += [(files[i], reason) for i, _, reason in batch if reason]
         good = [(i, t) for i, t, reason in batch if not reason]
@@ -207,6 +218,10 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
         for (i, _), p, j in zip(good, top.values.tolist(), top.indices.tolist(), strict=True):
             results.append({"file": str(files[i]), "predictions": [{"class": loaded.classes[c], "probability": q}
                                                                    for c, q in zip(j, p, strict=True)]})
+    if log is not None and results:
+        seconds = time.perf_counter() - start_all
+        log(f"{len(results)} image{'s' * (len(results) != 1)} in {seconds:.1f} s ({len(results) / seconds:.1f} img/s) on {chooser.describe()}, "
+            f"{device.type}, batch {batch_size}, {workers} decoding worker{'s' * (workers != 1)}")
     return results, bad
 
 
