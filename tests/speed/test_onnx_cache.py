@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from cnnzoo.models import create_model  # noqa: E402
 from cnnzoo.speed import onnx_cache  # noqa: E402
-from cnnzoo.speed.fast_predict import _Chooser, select_backend  # noqa: E402
+from cnnzoo.speed.fast_predict import AdaptiveBackend, select_backend  # noqa: E402
 
 SIZE = (1, 32, 32)
 
@@ -89,23 +89,23 @@ def test_the_cache_can_be_turned_off(cache: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_auto_tries_onnx_runtime_on_the_fourth_batch_when_the_graph_is_cached(cache: Path) -> None:
     model, x = _lenet(), torch.randn(4, *SIZE)
-    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    chooser = AdaptiveBackend(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
     names = []
     for _ in range(6):
-        chooser.model(x)
+        chooser.pick(x)
         names.append(chooser.name)
-        chooser.timed(0.01, images=4, files=4)
+        chooser.timed(0.01, images=4)
     assert names == ["fused"] * 6  # LeNet's few milliseconds of work left never repay an export
 
     select_backend(model, "onnxruntime", x, cache_onnx=True)  # the graph an earlier predict left
-    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    chooser = AdaptiveBackend(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
     names, outputs = [], []
     for seconds in (0.05, 0.01, 0.01, 0.05, 0.001, 0.02, 0.01):  # ONNX Runtime's best is faster: kept
-        m = chooser.model(x)
+        m = chooser.pick(x)
         names.append(chooser.name)
         with torch.inference_mode():
             outputs.append(m(x))
-        chooser.timed(seconds, images=4, files=4)
+        chooser.timed(seconds, images=4)
     assert names == ["fused"] * 3 + ["onnxruntime"] * 4
     for out in outputs[1:]:
         torch.testing.assert_close(out, outputs[0], rtol=1e-4, atol=1e-5)
@@ -114,10 +114,22 @@ def test_auto_tries_onnx_runtime_on_the_fourth_batch_when_the_graph_is_cached(ca
 def test_auto_goes_back_to_fused_when_onnx_runtime_is_slower(cache: Path) -> None:
     model, x = _lenet(), torch.randn(4, *SIZE)
     select_backend(model, "onnxruntime", x, cache_onnx=True)
-    chooser = _Chooser(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    chooser = AdaptiveBackend(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
     names = []
     for seconds in (0.05, 0.01, 0.02, 0.05, 0.02, 0.011, 0.01):  # best 0.011 > 0.95 x 0.01
-        chooser.model(x)
+        chooser.pick(x)
         names.append(chooser.name)
-        chooser.timed(seconds, images=4, files=4)
+        chooser.timed(seconds, images=4)
     assert names == ["fused"] * 3 + ["onnxruntime"] * 3 + ["fused"]
+
+
+def test_as_a_module_it_switches_mid_stream_and_keeps_the_answers(cache: Path) -> None:
+    model, x = _lenet(), torch.randn(4, *SIZE)
+    select_backend(model, "onnxruntime", x, cache_onnx=True)
+    adaptive = AdaptiveBackend(model, "auto", batch_size=4, total=40, device=torch.device("cpu"))
+    with torch.inference_mode():
+        ref = model(x)
+        for _ in range(8):  # what `evaluate` and `predict_fast` do: call it on each batch
+            torch.testing.assert_close(adaptive(x), ref, rtol=1e-4, atol=1e-5)
+    assert len(adaptive.seconds["onnxruntime"]) == 3 and not adaptive.training
+    assert adaptive.describe().startswith(adaptive.name)

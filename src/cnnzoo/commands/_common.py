@@ -29,11 +29,11 @@ def add_model_source_arguments(p: Any, *, what: str = "the model", device: bool 
 def add_backend_arguments(p: Any, *, batch_size: int | None = None, workers: bool = True) -> None:
     """`--backend`, `--batch-size` (and `--workers`): how `predict`/`eval` run the model (speed/).
     `batch_size` None: chosen by device (`speed.fast_predict.default_batch_size`)."""
-    trial = ("; on a CPU, ONNX Runtime is then timed on a few batches where the work left repays its export "
-             "(graphs kept in ~/.cache/cnnzoo/onnx or $CNNZOO_CACHE_DIR/onnx) and the faster one kept") if workers else ""
     p.add_argument("--backend", choices=("auto", *INFERENCE_BACKENDS), default="auto",
                    help="how the model runs (default auto: fused, i.e. batch norm folded into the convolutions "
-                   f"and channels-last{trial}; a backend other than eager is checked against eager first)")
+                   "and channels-last; on a CPU, ONNX Runtime is then timed on a few batches where the work left "
+                   "repays its export (graphs kept in ~/.cache/cnnzoo/onnx or $CNNZOO_CACHE_DIR/onnx) and the "
+                   "faster one kept; a backend other than eager is checked against eager first)")
     p.add_argument("--batch-size", type=at_least(1, 1_000_000), default=batch_size,
                    help=f"images per batch (default {batch_size or '8 on a CPU, 64 on a GPU'})")
     if workers:

@@ -31,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     if split is None:
         raise ConfigError(f"{data_name} has no {args.split} split")
     source = BatchSource(split, batch_size=args.batch_size, device=device, shuffle=False)
-    from ..speed.fast_predict import model_for_batches
-    model = model_for_batches(loaded, next(iter(source.batches()))[0], args.backend, batch_size=args.batch_size)
+    from ..speed.fast_predict import AdaptiveBackend
+    views = len(loaded.pipeline.tta_shifts()) if args.tta else 1
+    model = AdaptiveBackend(loaded.model, args.backend, batch_size=args.batch_size, total=len(split) * views,
+                            device=device)
     metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
     png = _write_confusion(args, loaded, metrics, data_name)
     if args.json:

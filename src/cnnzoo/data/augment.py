@@ -113,14 +113,18 @@ class BatchPipeline:
     def eval(self, x: Tensor) -> Tensor:
         return self._finish(self._resize(self._to_float(x), self.eval_crop))
 
-    def tta_views(self, x: Tensor) -> list[Tensor]:
-        """The fixed test-time views of a batch (identity first)."""
-        x = self._to_float(x)
-        n, d = len(x), 2.0 / 16.0  # 1/16 of the side in normalised [-1, 1] coordinates
-        shifts = [(0.0, 0.0, 1.0)] + ([(0.0, 0.0, -1.0)] if self.hflip_valid else []) + [
+    def tta_shifts(self) -> list[tuple[float, float, float]]:
+        """(x shift, y shift, horizontal flip) of each test-time view, identity first."""
+        d = 2.0 / 16.0  # 1/16 of the side in normalised [-1, 1] coordinates
+        return [(0.0, 0.0, 1.0)] + ([(0.0, 0.0, -1.0)] if self.hflip_valid else []) + [
             (d, 0.0, 1.0), (-d, 0.0, 1.0), (0.0, d, 1.0), (0.0, -d, 1.0)]
+
+    def tta_views(self, x: Tensor) -> list[Tensor]:
+        """The fixed test-time views of a batch (`tta_shifts`)."""
+        x = self._to_float(x)
+        n = len(x)
         views = []
-        for tx, ty, flip in shifts:
+        for tx, ty, flip in self.tta_shifts():
             theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
             theta[:, 0, 0], theta[:, 1, 1] = self.eval_crop * flip, self.eval_crop
             theta[:, 0, 2], theta[:, 1, 2] = tx, ty

@@ -8,7 +8,7 @@ the model runs on the chosen backend (`--backend`; `auto` starts on `fused`: bat
 into the convolutions, channels-last, a tenth of a second to set up, while ONNX Runtime and
 torch.compile pay one to tens of seconds of export or compilation first; on a CPU `auto` then
 times ONNX Runtime on one batch when its graph is cached or the work left repays the export, and
-keeps the faster of the two, `_Chooser`). Batches are small on a CPU (8: the maps of a batch stay
+keeps the faster of the two, `AdaptiveBackend`). Batches are small on a CPU (8: the maps of a batch stay
 in the caches; 32 is ~10-40% slower per image) and larger on a GPU. A backend other than eager is
 checked against eager on the first images and dropped, with a one-line note, if its logits
 differ by more than 1e-3 (relative to their scale).
@@ -116,20 +116,22 @@ def default_workers(n_files: int, device: torch.device) -> int:
     return min(4, cores if device.type != "cpu" else cores // 4)
 
 
-class _Chooser:
-    """The model each batch runs on. A named backend is built on the first batch and kept. `auto`
-    starts on `fused`; on a CPU it then tries ONNX Runtime, whose convolutions are faster on some
-    networks (ResNet-50 at batch 8 on 2 cores: 20-30% faster; ResNet-18: level), when its graph is
-    already in `onnx_cache` or the work left would repay an export (`ORT_WORTH_S`). Each backend's
-    first batch warms caches up and is not counted; the best of its next `TIMED` batches, per
-    image, is compared (the best, not the mean: a batch slowed by another process says nothing
-    about the backend), and the faster one runs the rest."""
+class AdaptiveBackend(nn.Module):
+    """The model on the backend each batch runs on (inference only; `predict` and `eval`). A
+    named backend is built on the first batch and kept. `auto` starts on `fused`; on a CPU it
+    then tries ONNX Runtime, whose convolutions are faster on some networks (ResNet-50 at batch 8
+    on 2 cores: 20-30% faster; ResNet-18: level), when its graph is already in `onnx_cache` or
+    the work left would repay an export (`ORT_WORTH_S`). Each backend's first batch warms caches
+    up and is not counted; the best of its next `TIMED` batches, per image, is compared (the
+    best, not the mean: a batch slowed by another process says nothing about the backend), and
+    the faster one runs the rest. `total`: images the caller will pass in all (the work left)."""
 
     ORT_WORTH_S = 4.0  # seconds of work left on `fused` that justify an export (~1-3 s on 2 cores)
     ORT_GAIN = 0.95  # ONNX Runtime is kept only if it takes at most this share of fused's time
     TIMED = 2  # batches compared per backend, after one warm-up batch
 
     def __init__(self, model: nn.Module, backend: str, *, batch_size: int, total: int, device: torch.device) -> None:
+        super().__init__()
         self.eager, self.backend, self.batch_size, self.total = model, backend, batch_size, total
         self.adaptive = backend == "auto" and device.type == "cpu"
         self.current: nn.Module | None = None
@@ -137,13 +139,22 @@ class _Chooser:
         self.seconds: dict[str, list[float]] = {}  # backend -> seconds per image of each batch
         self.done = 0
         self.fused: nn.Module | None = None
+        self.train(False)  # inference only (`evaluate` puts back the mode it found)
 
-    def model(self, x: Tensor) -> nn.Module:
+    def forward(self, x: Tensor) -> Tensor:  # (N, C, H, W), normalised -> the model's outputs
+        model = self.pick(x)
+        start = time.perf_counter()
+        out = model(x)
+        self.timed(time.perf_counter() - start, images=len(x))
+        return out
+
+    def pick(self, x: Tensor) -> nn.Module:
+        """The model that runs batch `x`."""
         if self.current is None:
             self.current, note = select_backend(self.eager, self.backend, _full(x, self.batch_size),
                                                 cache_onnx=self.backend == "onnxruntime")
             if note:
-                warnings.warn(note, stacklevel=3)
+                warnings.warn(note, stacklevel=4)
         if self.adaptive and self.name == "fused" and len(self.seconds.get("fused", ())) == 1 + self.TIMED:
             if not self._try_ort(x):
                 self.adaptive = False
@@ -162,9 +173,9 @@ class _Chooser:
         except ImportError:
             return False
 
-    def timed(self, seconds: float, *, images: int, files: int) -> None:
-        """One batch took `seconds` for `images` usable ones out of `files`."""
-        self.done += files
+    def timed(self, seconds: float, *, images: int) -> None:
+        """The last batch, of `images` images, took `seconds`."""
+        self.done += images
         if not self.adaptive:
             return
         times = self.seconds.setdefault(self.name, [])
@@ -199,7 +210,8 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
     batch_size = max(1, min(batch_size or default_batch_size(device), len(files)))
     workers = default_workers(len(files), device) if workers is None else workers
     k = min(top_k, len(loaded.classes))
-    chooser = _Chooser(loaded.model, backend, batch_size=batch_size, total=len(files), device=device)
+    views = len(loaded.pipeline.tta_shifts()) if tta else 1
+    model = AdaptiveBackend(loaded.model, backend, batch_size=batch_size, total=len(files) * views, device=device)
     results: list[dict[str, Any]] = []
     bad: list[tuple[Path, str]] = []
     start_all = time.perf_counter()
@@ -209,18 +221,16 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
         if not good:
             continue
         x = torch.stack([t for _, t in good]).to(device)
-        views = loaded.pipeline.tta_views(x) if tta else [loaded.pipeline.eval(x)]
-        model = chooser.model(views[0])
-        start = time.perf_counter()
-        probs = torch.stack([split_outputs(model(v))[0].float().softmax(1) for v in views]).mean(0)
-        chooser.timed(time.perf_counter() - start, images=len(good), files=len(batch))
+        inputs = loaded.pipeline.tta_views(x) if tta else [loaded.pipeline.eval(x)]
+        probs = torch.stack([split_outputs(model(v))[0].float().softmax(1) for v in inputs]).mean(0)
         top = probs.topk(k, dim=1)
         for (i, _), p, j in zip(good, top.values.tolist(), top.indices.tolist(), strict=True):
             results.append({"file": str(files[i]), "predictions": [{"class": loaded.classes[c], "probability": q}
                                                                    for c, q in zip(j, p, strict=True)]})
     if log is not None and results:
         seconds = time.perf_counter() - start_all
-        log(f"{len(results)} image{'s' * (len(results) != 1)} in {seconds:.1f} s ({len(results) / seconds:.1f} img/s) on {chooser.describe()}, "
+        n = len(results)
+        log(f"{n} image{'s' * (n != 1)} in {seconds:.1f} s ({n / seconds:.1f} img/s) on {model.describe()}, "
             f"{device.type}, batch {batch_size}, {workers} decoding worker{'s' * (workers != 1)}")
     return results, bad
 
@@ -230,10 +240,3 @@ def _full(x: Tensor, batch_size: int) -> Tensor:
     reps = -(-batch_size // len(x))
     return x.repeat(reps, 1, 1, 1)[:batch_size].contiguous()
 
-
-def model_for_batches(loaded: Any, first_batch: Tensor, backend: str, *, batch_size: int) -> nn.Module:
-    """`loaded.model` on `backend`, prepared for batches like `first_batch` (uint8, on device)."""
-    model, note = select_backend(loaded.model, backend, _full(loaded.pipeline.eval(first_batch), batch_size))
-    if note:
-        warnings.warn(note, stacklevel=2)
-    return model
