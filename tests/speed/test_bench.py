@@ -44,6 +44,16 @@ def test_bench_training_steps_and_input_size(capsys: pytest.CaptureFixture[str])
     assert report["gemm_limit_img_s"] == pytest.approx(report["gemm_gflops"] * 1e9 / (6 * report["mult_adds_per_image"]))
 
 
+def test_bf16_training_is_measured_against_the_bf16_matrix_rate_and_fp16_skipped_on_a_cpu(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    report = _bench(capsys, "lenet5", "--train", "--precision", "bf16", "--backend", "channels_last")
+    assert report["gemm_dtype"] == "bfloat16" and report["rows"][0]["backend"] == "channels_last+bf16"
+    assert report["rows"][0]["img_per_s"] > 0
+    report = _bench(capsys, "lenet5", "--train", "--precision", "fp16", "--backend", "channels_last")
+    [row] = report["rows"]
+    assert row["img_per_s"] is None and row["note"].startswith("skipped: fp16 training is measured on CUDA only")
+
+
 def test_bad_input_size_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "lenet5", "--input", "32x32"]) == 2
     assert "expected CxHxW" in capsys.readouterr().err

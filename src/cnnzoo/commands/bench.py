@@ -70,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
     loaded.model.to(device)
     precision = args.precision if args.train and args.precision != "all" else "fp32"
     from ..speed.gemm import measure_rates
-    # a bf16/fp16 training step is bounded by that type's matrix rate: % of it is the MFU
+    # a bf16/fp16 training step is bounded by that type's matrix rate: % of it is the MFU. On a CPU
+    # too: with AMX (Sapphire Rapids) bf16 matmuls run ~4x fp32's, without it often slower than fp32
     gemm_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-    rates = measure_rates(device, dtype=gemm_dtype if device.type == "cuda" else torch.float32)
+    rates = measure_rates(device, dtype=gemm_dtype)
     report = run_bench(loaded.model, x, name=str(loaded.meta.get("model")), mult_adds=float(mult_adds),
                        backends=backends_for(args, device.type), train=args.train, precision=precision,
                        warmup=args.warmup, repeats=args.repeats, rates=rates)

@@ -143,6 +143,9 @@ def inference_runner(name: str, model: nn.Module, example: Tensor, *, cache_onnx
 
 def training_runner(name: str, model: nn.Module, example: Tensor, *, precision: str = "fp32") -> Runner:
     """One SGD step (forward, cross-entropy, backward, update) per call, on a copy of `model`."""
+    if precision == "fp16" and example.device.type == "cpu":
+        raise Unavailable("fp16 training is measured on CUDA only (PyTorch's CPU fp16 convolution backward is "
+                          "unoptimised: ResNet-18 at batch 8 takes ~80 s a step; use --precision bf16)")
     model = copy.deepcopy(model).train()
     layout = torch.contiguous_format if name == "eager" else torch.channels_last
     model = model.to(memory_format=layout)
