@@ -143,9 +143,7 @@ class Trainer:
     def run(self) -> RunResult:
         try:
             result = self._run()
-            # ranks tear the process group down together: gloo aborts a rank (SIGABRT, "terminate called
-            # without an active exception") whose peer destroys the group while it still waits on it
-            dist.barrier()
+            dist.barrier()  # ranks tear the process group down together, none while another still uses it
             return result
         finally:
             self.folder.close()
