@@ -31,10 +31,9 @@ def run(args: argparse.Namespace) -> int:
     if split is None:
         raise ConfigError(f"{data_name} has no {args.split} split")
     source = BatchSource(split, batch_size=args.batch_size, device=device, shuffle=False)
-    from ..speed.fast_predict import AdaptiveBackend
-    views = len(loaded.pipeline.tta_shifts()) if args.tta else 1
-    model = AdaptiveBackend(loaded.model, args.backend, batch_size=args.batch_size, total=len(split) * views,
-                            device=device)
+    from ..speed.fast_predict import adaptive_model
+    model = adaptive_model(loaded, args.backend, batch_size=args.batch_size, images=len(split), tta=args.tta,
+                           device=device)
     metrics = evaluate(model, source, loaded.pipeline, loaded.classes, tta=args.tta)
     png = _write_confusion(args, loaded, metrics, data_name)
     if args.json:

@@ -97,18 +97,11 @@ def _onnxruntime(model: nn.Module, example: Tensor, *, cache: bool) -> Runner:
         raise Unavailable(f"onnxruntime is not installed ({e.name}): pip install 'cnnzoo[onnx]'") from None
     batch = torch.cat([example, example[:1]]) if len(example) < 3 else example
     try:
-        session = None
-        if cache and (path := onnx_cache.cached_graph(model, tuple(example.shape[1:]))) is not None:
-            try:
-                session = ort_session(path, threads=torch.get_num_threads())
-            except Exception:  # noqa: BLE001 - a damaged cache entry (e.g. a partial copy): export again
-                path.unlink(missing_ok=True)
-        if session is None:
-            if cache:
-                path = onnx_cache.export_graph(model, batch)
-            else:
-                path = Path(tempfile.mkdtemp(prefix="cnnzoo-bench-")) / "model.onnx"
-                export_onnx(model, path, batch=batch, metadata={})
+        if cache:
+            session = onnx_cache.open_session(model, batch, threads=torch.get_num_threads())
+        else:
+            path = Path(tempfile.mkdtemp(prefix="cnnzoo-bench-")) / "model.onnx"
+            export_onnx(model, path, batch=batch, metadata={})
             session = ort_session(path, threads=torch.get_num_threads())
     except Exception as e:  # noqa: BLE001 - an export failure means: skip this backend
         raise Unavailable(f"ONNX export failed ({_one_line(e)})") from None

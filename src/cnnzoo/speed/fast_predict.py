@@ -7,8 +7,8 @@ processes while the model runs on the previous batch, where there are cores to s
 the model runs on the chosen backend (`--backend`; `auto` starts on `fused`: batch norm folded
 into the convolutions, channels-last, a tenth of a second to set up, while ONNX Runtime and
 torch.compile pay one to tens of seconds of export or compilation first; on a CPU `auto` then
-times ONNX Runtime on one batch when its graph is cached or the work left repays the export, and
-keeps the faster of the two, `AdaptiveBackend`). Batches are small on a CPU (8: the maps of a batch stay
+times ONNX Runtime on a few batches when its graph is cached or the work left repays the export,
+and keeps the faster of the two, `AdaptiveBackend`). Batches are small on a CPU (8: the maps of a batch stay
 in the caches; 32 is ~10-40% slower per image) and larger on a GPU. A backend other than eager is
 checked against eager on the first images and dropped, with a one-line note, if its logits
 differ by more than 1e-3 (relative to their scale).
@@ -31,7 +31,6 @@ from ..data.images import BadImage, load_image
 from ..models.base import split_outputs
 from . import backends as B
 
-BACKENDS = ("auto", *B.INFERENCE)
 CHECK_TOLERANCE = 1e-3
 CHECK_ROWS = 2
 
@@ -197,6 +196,14 @@ class AdaptiveBackend(nn.Module):
         return name
 
 
+def adaptive_model(loaded: Any, backend: str, *, batch_size: int, images: int, tta: bool,
+                   device: torch.device) -> AdaptiveBackend:
+    """`loaded.model` behind `AdaptiveBackend` for `images` inputs (each seen once per test-time
+    view with `tta`): what `predict` and `eval` run."""
+    views = len(loaded.pipeline.tta_shifts()) if tta else 1
+    return AdaptiveBackend(loaded.model, backend, batch_size=batch_size, total=images * views, device=device)
+
+
 @torch.no_grad()
 def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, device: torch.device,
                  backend: str = "auto", batch_size: int | None = None,
@@ -210,8 +217,7 @@ def predict_fast(loaded: Any, files: list[Path], *, top_k: int, tta: bool, devic
     batch_size = max(1, min(batch_size or default_batch_size(device), len(files)))
     workers = default_workers(len(files), device) if workers is None else workers
     k = min(top_k, len(loaded.classes))
-    views = len(loaded.pipeline.tta_shifts()) if tta else 1
-    model = AdaptiveBackend(loaded.model, backend, batch_size=batch_size, total=len(files) * views, device=device)
+    model = adaptive_model(loaded, backend, batch_size=batch_size, images=len(files), tta=tta, device=device)
     results: list[dict[str, Any]] = []
     bad: list[tuple[Path, str]] = []
     start_all = time.perf_counter()

@@ -19,6 +19,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,39 +51,55 @@ def model_key(model: nn.Module, input_size: tuple[int, ...]) -> str:
     return h.hexdigest()[:32]
 
 
-def cached_graph(model: nn.Module, input_size: tuple[int, ...]) -> Path | None:
-    """The graph exported earlier for these weights and input size, if the cache has it."""
-    if not enabled():
-        return None
-    path = onnx_cache_root() / f"{model_key(model, input_size)}.onnx"
+def _graph_path(model: nn.Module, input_size: tuple[int, ...]) -> Path:
+    return onnx_cache_root() / f"{model_key(model, input_size)}.onnx"
+
+
+def _used(path: Path) -> Path | None:
+    """`path` if it is a cached graph, touched (used now: pruned last); else None."""
     if not path.is_file():
         return None
     try:
-        os.utime(path)  # used now: pruned last
+        os.utime(path)
     except OSError:
         pass
     return path
 
 
-def export_graph(model: nn.Module, example: torch.Tensor) -> Path:
-    """`model` (eval, CPU, fp32) written as ONNX with a dynamic batch, into the cache (or a
-    temporary folder when the cache is off or cannot be written). Raises what the exporter raises."""
-    from .onnx_export import write_graph
-    folder = onnx_cache_root() if enabled() else Path(tempfile.mkdtemp(prefix="cnnzoo-onnx-"))
+def cached_graph(model: nn.Module, input_size: tuple[int, ...]) -> Path | None:
+    """The graph exported earlier for these weights and input size, if the cache has it."""
+    return _used(_graph_path(model, input_size)) if enabled() else None
+
+
+def open_session(model: nn.Module, batch: torch.Tensor, *, threads: int) -> Any:
+    """An ONNX Runtime session on `model` (eval, CPU, fp32) for batches like `batch`: from the
+    cached graph, else (none, or one that no longer opens, e.g. a partial copy) from a fresh
+    export into the cache. Raises what the exporter raises."""
+    from .onnx_export import ort_session
+    path = _graph_path(model, tuple(batch.shape[1:]))  # the weights are hashed once
+    if enabled() and _used(path):
+        try:
+            return ort_session(path, threads=threads)
+        except Exception:  # noqa: BLE001 - a damaged entry: export again
+            path.unlink(missing_ok=True)
+    return ort_session(_export(model, batch, path), threads=threads)
+
+
+def _export(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """`model` written as ONNX with a dynamic batch at `path` (or under that name in a temporary
+    folder when the cache is off or cannot be created)."""
+    from .onnx_export import staged, write_graph
+    folder = path.parent if enabled() else Path(tempfile.mkdtemp(prefix="cnnzoo-onnx-"))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         folder = Path(tempfile.mkdtemp(prefix="cnnzoo-onnx-"))
-    path = folder / f"{model_key(model, tuple(example.shape[1:]))}.onnx"
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
+    target = folder / path.name
+    with staged(target) as tmp:  # another process exporting the same network writes the same graph
         write_graph(model, example[:2].contiguous(), tmp)
-        os.replace(tmp, path)  # another process exporting the same network writes the same graph
-    finally:
-        tmp.unlink(missing_ok=True)
     if enabled():
-        prune(folder, keep=path)
-    return path
+        prune(folder, keep=target)
+    return target
 
 
 def prune(folder: Path, *, keep: Path, max_bytes: int = MAX_BYTES) -> None:

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,19 @@ def tolerance(max_abs_logit: float) -> float:
     return PARITY_TOLERANCE * max(1.0, max_abs_logit)
 
 
+@contextlib.contextmanager
+def staged(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` (keeping the .onnx ending) to write to: moved over `path`
+    when the block ends without an error and removed in any case, so a failed or interrupted
+    write leaves an older file as it was."""
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def export_onnx(model: nn.Module, path: str | Path, *, batch: torch.Tensor, metadata: dict[str, str]) -> OnnxExport:
     """Write `model` (eval mode, CPU, fp32) to `path`, traced with 2 rows of the normalised
     real `batch`, and check it on the whole batch (another size: the batch axis is dynamic).
@@ -134,18 +148,14 @@ def export_onnx(model: nn.Module, path: str | Path, *, batch: torch.Tensor, meta
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot write {path} ({e.strerror or e})") from None
-    # written and checked beside the target, then moved over it: a failed export keeps an older file
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")  # keeps the .onnx ending
     try:
-        exporter, opset = write_graph(model, batch[:2].contiguous(), tmp)
-        _add_metadata(tmp, metadata)
-        diff, scale = parity(model, ort_session(tmp), batch.contiguous())
-        if not diff <= tolerance(scale):
-            raise ExportError(f"{path}: ONNX Runtime logits differ from PyTorch's by {diff:.3g} > "
-                              f"{tolerance(scale):.3g}")
-        os.replace(tmp, path)
+        with staged(path) as tmp:  # written and checked beside the target, then moved over it
+            exporter, opset = write_graph(model, batch[:2].contiguous(), tmp)
+            _add_metadata(tmp, metadata)
+            diff, scale = parity(model, ort_session(tmp), batch.contiguous())
+            if not diff <= tolerance(scale):
+                raise ExportError(f"{path}: ONNX Runtime logits differ from PyTorch's by {diff:.3g} > "
+                                  f"{tolerance(scale):.3g}")
     except OSError as e:
         raise OutputError(f"cannot write {path} ({e.strerror or e}); the previous version is kept") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return OnnxExport(path, exporter, opset, diff, scale, len(batch), tuple(batch.shape[1:]), path.stat().st_size)
