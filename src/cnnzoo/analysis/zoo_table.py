@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from ..cache_dirs import user_cache
 from ..input_size import format_chw
 from ..models import get_entry, list_models
 from .counting import build_on_meta, count_mult_adds, count_params
@@ -32,8 +33,7 @@ def _code_key() -> str:
 
 
 def _cache_file() -> Path:
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "cnnzoo" / f"zoo-counts-{_code_key()}.json"
+    return user_cache() / f"zoo-counts-{_code_key()}.json"
 
 
 def _load_cache(path: Path) -> dict[str, Any]:

@@ -25,16 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache_dirs import chosen_cache, user_cache
 from .folder import Decoded, decode_files
 
 VERSION = 1  # bump when the decoding (resize, channel handling) changes
 
 
 def cache_root() -> Path:
-    if os.environ.get("CNNZOO_CACHE_DIR"):
-        return Path(os.environ["CNNZOO_CACHE_DIR"]).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return base / "cnnzoo" / "folders"
+    return chosen_cache() or user_cache() / "folders"  # entries sit directly in $CNNZOO_CACHE_DIR
 
 
 def fingerprint(paths: list[Path], *, size: int, crop_ratio: float) -> str:

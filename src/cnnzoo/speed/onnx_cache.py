@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..cache_dirs import chosen_cache, user_cache
 from .onnx_export import OPSET
 
 MAX_BYTES = 2 << 30  # ~20 ResNet-50s, ~4 VGG-16s
@@ -34,10 +35,7 @@ def enabled() -> bool:
 
 
 def onnx_cache_root() -> Path:
-    if os.environ.get("CNNZOO_CACHE_DIR"):
-        return Path(os.environ["CNNZOO_CACHE_DIR"]).expanduser() / "onnx"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return base / "cnnzoo" / "onnx"
+    return (chosen_cache() or user_cache()) / "onnx"
 
 
 def model_key(model: nn.Module, input_size: tuple[int, ...]) -> str:
